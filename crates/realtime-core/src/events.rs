@@ -1,0 +1,365 @@
+//! Events from the server to the hook runner, and the queue that batches them.
+//!
+//! I/O threads push [`Event`]s; the hook runner (Node's main thread in production, a test
+//! thread in `tests/`) drains them. Draining encodes a whole batch into one byte buffer
+//! ([`encode`]), so JavaScript is entered once per batch rather than once per message; the
+//! layout is decoded by `lib/runtime/batch.js`, and both sides are tested on the same bytes.
+//!
+//! The queue is a crossbeam MPSC channel plus a "wake pending" flag: the first push after a
+//! drain calls the waker (the napi threadsafe function), later pushes ride along. Messages and
+//! other client-driven events take permits from a byte budget before they are queued, so a
+//! slow hook runner stops the readers (and TCP pushes back on clients) instead of queueing
+//! without bound. Events the server itself creates once per connection or request (open,
+//! close, upgrade, ...) are bounded by `max_connections` and skip the budget, so a full
+//! budget can never keep a close from being reported.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::RwLock;
+use tokio::sync::Semaphore;
+
+use crate::ConnId;
+use crate::control::MessageKind;
+
+/// Something the hook runner must hear about.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// An upgrade request waiting for the `upgrade` hook. `request` is JSON:
+    /// `{"url","headers","remoteAddress"}`.
+    Upgrade { id: ConnId, request: String },
+    /// An upgrade the hook was asked about will not open (client gone, handshake failed).
+    UpgradeAborted { id: ConnId },
+    /// A WebSocket is open.
+    Open { id: ConnId, remote_address: String },
+    /// A message for the `message` hook.
+    Message {
+        id: ConnId,
+        is_binary: bool,
+        kind: MessageKind,
+        data: Bytes,
+    },
+    /// A WebSocket closed; `code` is what the `close` hook sees.
+    Close {
+        id: ConnId,
+        code: u16,
+        reason: Bytes,
+    },
+    /// A socket that reported backpressure has emptied its outbox.
+    Drain { id: ConnId },
+    /// A client asked to subscribe to a topic it was not granted; the `subscribe` hook
+    /// decides.
+    Subscribe { id: ConnId, topic: String },
+    /// An HTTP request for the HTTP handler. `head` is JSON:
+    /// `{"method","url","headers","remoteAddress"}`.
+    HttpRequest {
+        id: ConnId,
+        head: String,
+        body: Bytes,
+    },
+    /// The client of an HTTP request went away before the response.
+    HttpAborted { id: ConnId },
+    /// A message for the log (`level`: 0 info, 1 warn, 2 error).
+    Log { level: u16, message: String },
+    /// The server has stopped: no event follows.
+    Stopped,
+}
+
+/// Event kinds as they appear in the encoded batch (`lib/runtime/batch.js` mirrors them).
+pub mod kind {
+    pub const UPGRADE: u8 = 1;
+    pub const UPGRADE_ABORTED: u8 = 2;
+    pub const OPEN: u8 = 3;
+    pub const MESSAGE: u8 = 4;
+    pub const CLOSE: u8 = 5;
+    pub const DRAIN: u8 = 6;
+    pub const SUBSCRIBE: u8 = 7;
+    pub const HTTP_REQUEST: u8 = 8;
+    pub const HTTP_ABORTED: u8 = 9;
+    pub const LOG: u8 = 10;
+    pub const STOPPED: u8 = 11;
+}
+
+/// Size of the fixed record header.
+pub const RECORD_HEADER_LEN: usize = 16;
+
+/// Appends one event to `out`.
+///
+/// Record layout, little-endian:
+/// `kind u8 | flags u8 | code u16 | payload length u32 | id u64 | payload`.
+/// `flags` (messages only): bit 0 = binary frame, bits 1–2 = [`MessageKind`].
+/// `code`: close code, or log level. HTTP payloads are `head length u32 | head | body`.
+pub fn encode(event: &Event, out: &mut Vec<u8>) {
+    let mut record = |kind: u8, flags: u8, code: u16, id: ConnId, parts: &[&[u8]]| {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        out.reserve(RECORD_HEADER_LEN + len);
+        out.push(kind);
+        out.push(flags);
+        out.extend_from_slice(&code.to_le_bytes());
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+        out.extend_from_slice(&id.to_le_bytes());
+        for part in parts {
+            out.extend_from_slice(part);
+        }
+    };
+    match event {
+        Event::Upgrade { id, request } => record(kind::UPGRADE, 0, 0, *id, &[request.as_bytes()]),
+        Event::UpgradeAborted { id } => record(kind::UPGRADE_ABORTED, 0, 0, *id, &[]),
+        Event::Open { id, remote_address } => {
+            record(kind::OPEN, 0, 0, *id, &[remote_address.as_bytes()])
+        }
+        Event::Message {
+            id,
+            is_binary,
+            kind: message_kind,
+            data,
+        } => {
+            let flags = u8::from(*is_binary) | ((*message_kind as u8) << 1);
+            record(kind::MESSAGE, flags, 0, *id, &[data])
+        }
+        Event::Close { id, code, reason } => record(kind::CLOSE, 0, *code, *id, &[reason]),
+        Event::Drain { id } => record(kind::DRAIN, 0, 0, *id, &[]),
+        Event::Subscribe { id, topic } => record(kind::SUBSCRIBE, 0, 0, *id, &[topic.as_bytes()]),
+        Event::HttpRequest { id, head, body } => {
+            let head_len = (head.len() as u32).to_le_bytes();
+            record(
+                kind::HTTP_REQUEST,
+                0,
+                0,
+                *id,
+                &[&head_len, head.as_bytes(), body],
+            )
+        }
+        Event::HttpAborted { id } => record(kind::HTTP_ABORTED, 0, 0, *id, &[]),
+        Event::Log { level, message } => record(kind::LOG, 0, *level, 0, &[message.as_bytes()]),
+        Event::Stopped => record(kind::STOPPED, 0, 0, 0, &[]),
+    }
+}
+
+type Waker = Box<dyn Fn() + Send + Sync>;
+
+/// The batching queue between the server and the hook runner.
+pub struct EventQueue {
+    tx: Sender<Event>,
+    rx: Receiver<Event>,
+    wake_pending: AtomicBool,
+    /// Read on every wake, written twice in a server's life (set, clear).
+    waker: RwLock<Option<Waker>>,
+    budget: Semaphore,
+    budget_total: usize,
+}
+
+/// Most events handed over in one drain, so one batch never monopolizes the JS thread.
+pub const MAX_BATCH_EVENTS: usize = 4096;
+/// Most payload bytes handed over in one drain (a single larger event still goes whole).
+pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+
+impl EventQueue {
+    /// A queue whose budgeted events may hold at most `budget_bytes` (capped at 4 GiB).
+    pub fn new(budget_bytes: usize) -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let budget_total = budget_bytes.clamp(1, u32::MAX as usize);
+        Self {
+            tx,
+            rx,
+            wake_pending: AtomicBool::new(false),
+            waker: RwLock::new(None),
+            budget: Semaphore::new(budget_total),
+            budget_total,
+        }
+    }
+
+    /// Installs the function called when events arrive after a drain.
+    pub fn set_waker(&self, waker: impl Fn() + Send + Sync + 'static) {
+        *self.waker.write() = Some(Box::new(waker));
+        // Events may already be waiting.
+        if !self.rx.is_empty() {
+            self.wake();
+        }
+    }
+
+    /// Drops the waker (and with it, in Node, the threadsafe function that keeps the
+    /// process alive).
+    pub fn clear_waker(&self) {
+        self.waker.write().take();
+    }
+
+    fn wake(&self) {
+        if !self.wake_pending.swap(true, Ordering::AcqRel)
+            && let Some(waker) = self.waker.read().as_ref()
+        {
+            waker();
+        }
+    }
+
+    /// Queues an event that is bounded by the number of connections.
+    pub fn push(&self, event: Event) {
+        // The receiver lives in `self`, so sending cannot fail.
+        let _ = self.tx.send(event);
+        self.wake();
+    }
+
+    /// Queues a client-driven event after taking its bytes from the budget; waits while
+    /// the budget is spent.
+    pub async fn push_budgeted(&self, event: Event) {
+        let cost = self.cost(&event);
+        if cost > 0 {
+            match self.budget.acquire_many(cost).await {
+                Ok(permit) => permit.forget(),
+                Err(_) => return, // the semaphore is never closed
+            }
+        }
+        self.push(event);
+    }
+
+    fn cost(&self, event: &Event) -> u32 {
+        let bytes = match event {
+            Event::Message { data, .. } => data.len(),
+            Event::Subscribe { topic, .. } => topic.len() + RECORD_HEADER_LEN,
+            Event::HttpRequest { head, body, .. } => head.len() + body.len(),
+            _ => 0,
+        };
+        bytes.min(self.budget_total) as u32
+    }
+
+    /// Encodes queued events into `out` (appending) and returns how many; returns budget.
+    /// Re-arms the waker first, so an event pushed during the drain wakes again.
+    pub fn drain(&self, out: &mut Vec<u8>) -> usize {
+        self.wake_pending.store(false, Ordering::Release);
+        let start = out.len();
+        let mut count = 0;
+        let mut released = 0u64;
+        while count < MAX_BATCH_EVENTS && out.len() - start < MAX_BATCH_BYTES {
+            let Ok(event) = self.rx.try_recv() else {
+                break;
+            };
+            released += u64::from(self.cost(&event));
+            encode(&event, out);
+            count += 1;
+        }
+        self.release(released);
+        if !self.rx.is_empty() {
+            self.wake();
+        }
+        count
+    }
+
+    /// Takes one event, waiting up to `timeout` (Rust tests drive the server this way).
+    pub fn recv_timeout(&self, timeout: std::time::Duration) -> Option<Event> {
+        let event = self.rx.recv_timeout(timeout).ok()?;
+        self.release(u64::from(self.cost(&event)));
+        Some(event)
+    }
+
+    fn release(&self, permits: u64) {
+        if permits > 0 {
+            self.budget.add_permits(permits as usize);
+        }
+    }
+
+    /// Budget bytes currently held by queued events.
+    pub fn budget_in_use(&self) -> usize {
+        self.budget_total - self.budget.available_permits()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn encodes_records_byte_for_byte() {
+        let mut out = Vec::new();
+        encode(
+            &Event::Message {
+                id: 0x0102_0304_0506,
+                is_binary: true,
+                kind: MessageKind::RpcBinary,
+                data: Bytes::from_static(b"hi"),
+            },
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            [
+                4, 0b101, 0, 0, // kind, flags (binary | RpcBinary << 1), code
+                2, 0, 0, 0, // payload length
+                6, 5, 4, 3, 2, 1, 0, 0, // id
+                b'h', b'i'
+            ]
+        );
+        out.clear();
+        encode(
+            &Event::Close {
+                id: 7,
+                code: 1009,
+                reason: Bytes::from_static(b"big"),
+            },
+            &mut out,
+        );
+        assert_eq!(&out[..4], &[5, 0, 0xf1, 0x03]);
+        assert_eq!(&out[16..], b"big");
+        out.clear();
+        encode(
+            &Event::HttpRequest {
+                id: 1,
+                head: "{}".into(),
+                body: Bytes::from_static(b"xyz"),
+            },
+            &mut out,
+        );
+        assert_eq!(&out[4..8], &[9, 0, 0, 0]);
+        assert_eq!(&out[16..], &[2, 0, 0, 0, b'{', b'}', b'x', b'y', b'z']);
+    }
+
+    #[test]
+    fn wakes_once_per_batch() {
+        let queue = EventQueue::new(1024);
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&wakes);
+        queue.set_waker(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        for id in 0..5 {
+            queue.push(Event::Drain { id });
+        }
+        assert_eq!(wakes.load(Ordering::SeqCst), 1);
+        let mut out = Vec::new();
+        assert_eq!(queue.drain(&mut out), 5);
+        assert_eq!(out.len(), 5 * RECORD_HEADER_LEN);
+        queue.push(Event::Drain { id: 9 });
+        assert_eq!(wakes.load(Ordering::SeqCst), 2, "re-armed after the drain");
+    }
+
+    #[tokio::test]
+    async fn budget_blocks_producers_until_drained() {
+        let queue = Arc::new(EventQueue::new(10));
+        let message = |n: usize| Event::Message {
+            id: 1,
+            is_binary: false,
+            kind: MessageKind::Other,
+            data: Bytes::from(vec![b'x'; n]),
+        };
+        queue.push_budgeted(message(8)).await;
+        assert_eq!(queue.budget_in_use(), 8);
+        let blocked = {
+            let queue = Arc::clone(&queue);
+            tokio::spawn(async move { queue.push_budgeted(message(5)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!blocked.is_finished(), "over budget: the producer waits");
+        let mut out = Vec::new();
+        assert_eq!(queue.drain(&mut out), 1);
+        blocked.await.unwrap();
+        assert_eq!(queue.budget_in_use(), 5);
+        // A message larger than the whole budget still goes through, alone.
+        queue.drain(&mut out);
+        queue.push_budgeted(message(50)).await;
+        assert_eq!(queue.budget_in_use(), 10);
+    }
+}

@@ -1,0 +1,380 @@
+//! The HTTP/WebSocket server and the handle the binding drives it with.
+//!
+//! [`RunningServer::start`] builds a multi-thread tokio runtime, binds, and spawns the accept
+//! loop (`listener`). Each TCP connection is served by hyper (`http`); requests on the
+//! WebSocket path become upgrades (`upgrade`) and then connections (`connection`). The
+//! synchronous methods of [`RunningServer`] (send, publish, subscribe, ...) are what the
+//! binding calls from Node's main thread: they only push into outboxes and take short
+//! locks, never block on I/O. Shutdown follows a fixed order (`shutdown`).
+
+mod connection;
+mod http;
+mod listener;
+mod shutdown;
+mod stall_io;
+mod upgrade;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use thiserror::Error;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use connection::{BACKPRESSURE_CLOSE_CODE, Conn};
+pub use http::HttpResponse;
+pub use upgrade::UpgradeDecision;
+
+use crate::config::{ConfigError, ServerConfig};
+use crate::events::{Event, EventQueue};
+use crate::hub::Hub;
+use crate::outbox::{Outgoing, SendStatus};
+use crate::{ConnId, envelope};
+
+/// Why the server did not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("invalid option: {0}")]
+    Config(#[from] ConfigError),
+    #[error("could not start the I/O runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("could not resolve host {host:?}: {source}")]
+    Resolve {
+        host: String,
+        source: std::io::Error,
+    },
+    #[error("could not listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+const CONN_SHARDS: usize = 16;
+
+type ConnShard = RwLock<HashMap<ConnId, Arc<Conn>>>;
+
+/// State shared by every task of one server.
+pub(crate) struct Shared {
+    pub config: ServerConfig,
+    pub ws_config: WebSocketConfig,
+    pub events: Arc<EventQueue>,
+    pub hub: Hub<Arc<Conn>>,
+    /// Open WebSockets by id. Read-mostly: lookups on every send.
+    conns: Box<[ConnShard]>,
+    conn_count: AtomicUsize,
+    next_id: AtomicU64,
+    /// Open WebSockets plus upgrades in progress, checked against `max_connections`.
+    slots: AtomicUsize,
+    pending_upgrades: Mutex<HashMap<ConnId, oneshot::Sender<UpgradeDecision>>>,
+    pending_http: Mutex<HashMap<ConnId, oneshot::Sender<HttpResponse>>>,
+    /// Cancelled when shutdown starts: stops accepting, makes hyper finish gracefully.
+    shutdown: CancellationToken,
+    /// Set by the first `begin_shutdown`, so the sequence runs once.
+    shutdown_started: std::sync::atomic::AtomicBool,
+    /// Every connection task, so shutdown can wait for them.
+    tracker: TaskTracker,
+}
+
+impl Shared {
+    fn new(config: ServerConfig, events: Arc<EventQueue>) -> Self {
+        let ws_config = WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(0)
+            .max_message_size(Some(config.max_payload_length))
+            .max_frame_size(Some(config.max_payload_length));
+        Self {
+            ws_config,
+            events,
+            hub: Hub::new(),
+            conns: (0..CONN_SHARDS)
+                .map(|_| RwLock::new(HashMap::new()))
+                .collect(),
+            conn_count: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+            slots: AtomicUsize::new(0),
+            pending_upgrades: Mutex::new(HashMap::new()),
+            pending_http: Mutex::new(HashMap::new()),
+            shutdown: CancellationToken::new(),
+            shutdown_started: std::sync::atomic::AtomicBool::new(false),
+            tracker: TaskTracker::new(),
+            config,
+        }
+    }
+
+    pub(crate) fn next_id(&self) -> ConnId {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn shard(&self, id: ConnId) -> &ConnShard {
+        &self.conns[(id as usize) % CONN_SHARDS]
+    }
+
+    pub(crate) fn conn(&self, id: ConnId) -> Option<Arc<Conn>> {
+        self.shard(id).read().get(&id).cloned()
+    }
+
+    pub(crate) fn insert_conn(&self, conn: Arc<Conn>) {
+        self.shard(conn.id).write().insert(conn.id, conn);
+        self.conn_count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn remove_conn(&self, id: ConnId) -> Option<Arc<Conn>> {
+        let removed = self.shard(id).write().remove(&id);
+        if removed.is_some() {
+            self.conn_count.fetch_sub(1, Ordering::Relaxed);
+        }
+        removed
+    }
+
+    pub(crate) fn all_conns(&self) -> Vec<Arc<Conn>> {
+        self.conns
+            .iter()
+            .flat_map(|shard| shard.read().values().cloned().collect::<Vec<_>>())
+            .collect()
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    pub(crate) fn log(&self, level: u16, message: impl Into<String>) {
+        self.events.push(Event::Log {
+            level,
+            message: message.into(),
+        });
+    }
+}
+
+/// A reserved place under `max_connections`, released on drop.
+pub(crate) struct Slot(Arc<Shared>);
+
+impl Slot {
+    pub(crate) fn reserve(shared: &Arc<Shared>) -> Option<Slot> {
+        let max = shared.config.max_connections;
+        shared
+            .slots
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        Some(Slot(Arc::clone(shared)))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.slots.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Counters for logs and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub connections: usize,
+    pub topics: usize,
+    pub inbound_queue_bytes: usize,
+}
+
+/// A started server. Dropping it stops the runtime without the graceful sequence; call
+/// [`RunningServer::begin_shutdown`] and wait for [`Event::Stopped`] first.
+pub struct RunningServer {
+    shared: Arc<Shared>,
+    runtime: Option<tokio::runtime::Runtime>,
+    local_addr: SocketAddr,
+}
+
+impl RunningServer {
+    /// Validates `config`, starts the runtime and listens. Events go to `events`.
+    pub fn start(config: ServerConfig, events: Arc<EventQueue>) -> Result<Self, StartError> {
+        config.validate()?;
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if config.worker_threads > 0 {
+            builder.worker_threads(config.worker_threads);
+        }
+        let runtime = builder
+            .thread_name("svelte-realtime-io")
+            .enable_all()
+            .build()
+            .map_err(StartError::Runtime)?;
+        let shared = Arc::new(Shared::new(config, events));
+        let listener = {
+            let _context = runtime.enter();
+            listener::bind(&shared.config)?
+        };
+        let local_addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: SocketAddr::from(([0, 0, 0, 0], shared.config.port)),
+            source,
+        })?;
+        runtime.spawn(listener::accept_loop(Arc::clone(&shared), listener));
+        Ok(Self {
+            shared,
+            runtime: Some(runtime),
+            local_addr,
+        })
+    }
+
+    /// The address the server listens on (with the real port when `port` was 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Sends a text frame to one socket.
+    pub fn send_text(&self, id: ConnId, text: String) -> SendStatus {
+        self.push(id, Outgoing::Text(Utf8Bytes::from(text)))
+    }
+
+    /// Sends a binary frame to one socket.
+    pub fn send_binary(&self, id: ConnId, data: Bytes) -> SendStatus {
+        self.push(id, Outgoing::Binary(data))
+    }
+
+    fn push(&self, id: ConnId, msg: Outgoing) -> SendStatus {
+        match self.shared.conn(id) {
+            Some(conn) => conn.push(msg),
+            None => SendStatus::Dropped,
+        }
+    }
+
+    /// Sends one envelope to one socket (`platform.send`).
+    pub fn send_envelope(
+        &self,
+        id: ConnId,
+        topic: &str,
+        event: &str,
+        data_json: Option<&str>,
+    ) -> SendStatus {
+        self.send_text(id, envelope::build(topic, event, data_json))
+    }
+
+    /// Sends one envelope, built once, to several sockets (`platform.sendTo`). Returns how
+    /// many accepted it.
+    pub fn send_envelope_many(
+        &self,
+        ids: &[ConnId],
+        topic: &str,
+        event: &str,
+        data_json: Option<&str>,
+    ) -> usize {
+        let text = Utf8Bytes::from(envelope::build(topic, event, data_json));
+        ids.iter()
+            .filter(|&&id| self.push(id, Outgoing::Text(text.clone())) != SendStatus::Dropped)
+            .count()
+    }
+
+    /// Publishes an envelope to every subscriber of `topic`; returns how many were reached.
+    pub fn publish(&self, topic: &str, event: &str, data_json: Option<&str>) -> usize {
+        if self.shared.hub.subscriber_count(topic) == 0 {
+            return 0;
+        }
+        let text = Utf8Bytes::from(envelope::build(topic, event, data_json));
+        self.publish_frame(topic, Outgoing::Text(text))
+    }
+
+    /// Publishes a prepared frame to every subscriber of `topic`.
+    pub fn publish_frame(&self, topic: &str, frame: Outgoing) -> usize {
+        self.shared.hub.for_each_subscriber(topic, |conn| {
+            conn.push(frame.clone());
+        })
+    }
+
+    /// Server-side subscribe; grants the topic to the client as well.
+    pub fn subscribe(&self, id: ConnId, topic: &str) -> bool {
+        self.shared
+            .conn(id)
+            .is_some_and(|conn| conn.subscribe(&self.shared, topic))
+    }
+
+    /// Server-side unsubscribe; withdraws the grant.
+    pub fn unsubscribe(&self, id: ConnId, topic: &str) -> bool {
+        self.shared
+            .conn(id)
+            .is_some_and(|conn| conn.unsubscribe(&self.shared, topic, true))
+    }
+
+    pub fn is_subscribed(&self, id: ConnId, topic: &str) -> bool {
+        self.shared.hub.is_subscribed(topic, id)
+    }
+
+    /// Topics the socket is subscribed to (empty once closed).
+    pub fn topics(&self, id: ConnId) -> Vec<String> {
+        self.shared
+            .conn(id)
+            .map(|conn| conn.topics())
+            .unwrap_or_default()
+    }
+
+    pub fn subscriber_count(&self, topic: &str) -> usize {
+        self.shared.hub.subscriber_count(topic)
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.shared.conn_count.load(Ordering::Relaxed)
+    }
+
+    /// Bytes queued for the socket and not yet written (`getBufferedAmount`).
+    pub fn buffered_amount(&self, id: ConnId) -> usize {
+        self.shared
+            .conn(id)
+            .map_or(0, |conn| conn.outbox.buffered())
+    }
+
+    /// Closes gracefully with a close frame (`ws.end`). False if unknown or closing.
+    pub fn end(&self, id: ConnId, code: u16, reason: &str) -> bool {
+        self.shared
+            .conn(id)
+            .is_some_and(|conn| conn.start_close(code, reason, false))
+    }
+
+    /// Closes at once without a close frame (`ws.close`); the hook sees 1006.
+    pub fn abort(&self, id: ConnId) -> bool {
+        self.shared.conn(id).map(|conn| conn.abort()).is_some()
+    }
+
+    /// Answers an upgrade the `upgrade` hook was asked about. False if the request is gone
+    /// (client left, timed out, server stopping): the caller must then forget the user data.
+    pub fn resolve_upgrade(&self, id: ConnId, decision: UpgradeDecision) -> bool {
+        upgrade::resolve(&self.shared, id, decision)
+    }
+
+    /// Answers an HTTP request handed to the HTTP handler. False if the request is gone.
+    pub fn respond_http(&self, id: ConnId, response: HttpResponse) -> bool {
+        http::resolve(&self.shared, id, response)
+    }
+
+    /// Starts the graceful shutdown (see `shutdown`); [`Event::Stopped`] follows when done.
+    /// Calling it again does nothing.
+    pub fn begin_shutdown(&self, timeout: Duration) {
+        if self.shared.shutdown_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(runtime) = &self.runtime {
+            runtime.spawn(shutdown::run(Arc::clone(&self.shared), timeout));
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats {
+            connections: self.connection_count(),
+            topics: self.shared.hub.topic_count(),
+            inbound_queue_bytes: self.shared.events.budget_in_use(),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.shared.shutdown.cancel();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
