@@ -48,7 +48,8 @@ impl Outgoing {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum SendStatus {
-    /// Queued, but the socket is not keeping up: its last write could not complete.
+    /// Queued, but the socket is not keeping up: its last write could not complete, or more
+    /// than [`Outbox::high_water`] bytes are waiting.
     Backpressure = 0,
     /// Queued for a socket that is writing freely.
     Success = 1,
@@ -116,6 +117,12 @@ impl Outbox {
         }
     }
 
+    /// Queued bytes above which a push reports backpressure even while the socket still
+    /// writes: the sender is outpacing it. 64 KiB, or half the limit if that is smaller.
+    pub fn high_water(&self) -> usize {
+        (self.max_bytes / 2).min(64 * 1024)
+    }
+
     /// The flag the socket wrapper sets while the kernel refuses writes.
     pub fn stall_flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.stalled)
@@ -141,7 +148,8 @@ impl Outbox {
         if let Some(waker) = waker {
             waker.wake();
         }
-        if self.stalled.load(Ordering::Relaxed) {
+        let queued = self.buffered.load(Ordering::Relaxed);
+        if self.stalled.load(Ordering::Relaxed) || queued > self.high_water() {
             self.drain_wanted.store(true, Ordering::Relaxed);
             Pushed::Queued(SendStatus::Backpressure)
         } else {
@@ -283,10 +291,13 @@ mod tests {
         let outbox = Outbox::new(10);
         assert_eq!(
             outbox.push(text("0123456789")),
-            Pushed::Queued(SendStatus::Success)
+            Pushed::Queued(SendStatus::Backpressure)
         );
         // Exactly at the limit: still accepted (uWS drops only when above it).
-        assert_eq!(outbox.push(text("x")), Pushed::Queued(SendStatus::Success));
+        assert_eq!(
+            outbox.push(text("x")),
+            Pushed::Queued(SendStatus::Backpressure)
+        );
         assert_eq!(outbox.buffered(), 11);
         assert_eq!(outbox.push(text("y")), Pushed::OverLimit);
         assert_eq!(outbox.dropped(), 1);
@@ -297,6 +308,17 @@ mod tests {
         assert!(outbox.take_drain(), "a drop asks for a drain once emptied");
         assert!(!outbox.take_drain(), "only once");
         assert_eq!(outbox.push(text("z")), Pushed::Queued(SendStatus::Success));
+    }
+
+    #[test]
+    fn a_deep_queue_reports_backpressure() {
+        let outbox = Outbox::new(100);
+        assert_eq!(outbox.high_water(), 50);
+        assert_eq!(
+            outbox.push(text(&"a".repeat(50))).status(),
+            SendStatus::Success
+        );
+        assert_eq!(outbox.push(text("b")).status(), SendStatus::Backpressure);
     }
 
     #[test]

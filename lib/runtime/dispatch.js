@@ -1,0 +1,171 @@
+// Routes decoded events to the user's hooks. Runs on Node's main thread, once per batch.
+// A hook that throws or rejects is logged and never takes the server down; nothing thrown
+// here may reach the addon's callback.
+
+import * as ev from './batch.js';
+import { parseCookies } from './cookies.js';
+import { ServerWebSocket, internals } from './websocket.js';
+
+const LEVELS = ['info', 'warn', 'error'];
+
+/** What `call` returns when the hook threw synchronously. */
+const FAILED = Symbol('hook failed');
+
+/**
+ * Calls a hook and logs a throw or a rejection. Returns the hook's result, or `FAILED`
+ * when it threw synchronously.
+ */
+function call(log, name, hook, ...args) {
+  try {
+    const result = hook(...args);
+    if (result && typeof result.then === 'function') {
+      result.then(undefined, (error) => log.error(`[svelte-realtime] ${name} hook rejected:`, error));
+    }
+    return result;
+  } catch (error) {
+    log.error(`[svelte-realtime] ${name} hook threw:`, error);
+    return FAILED;
+  }
+}
+
+/**
+ * @param {{
+ *   getNative: () => import('../../index.js').NativeServer,
+ *   hooks: Record<string, Function>,
+ *   platform: object,
+ *   connections: Map<number, ServerWebSocket>,
+ *   http: { request(id: number, head: any, body: Uint8Array): void, abort(id: number): void },
+ *   log: Pick<Console, 'info' | 'warn' | 'error'>,
+ *   onStopped: () => void,
+ * }} ctx
+ * @returns {(batch: Uint8Array) => void}
+ */
+export function createDispatcher({ getNative, hooks, platform, connections, http, log, onStopped }) {
+  /** User data of accepted upgrades, waiting for their `OPEN`. */
+  const accepted = new Map();
+
+  function upgrade(id, request) {
+    const ctx = {
+      headers: request.headers,
+      cookies: parseCookies(request.headers.cookie),
+      url: request.url,
+      remoteAddress: request.remoteAddress,
+    };
+    const decide = (userData) => {
+      if (userData === false) {
+        getNative().resolveUpgrade(id, 401);
+      } else if (getNative().resolveUpgrade(id, 101)) {
+        accepted.set(id, userData || {});
+      }
+    };
+    const refuse = (error) => {
+      log.error('[svelte-realtime] upgrade hook failed:', error);
+      getNative().resolveUpgrade(id, 500);
+    };
+    let result;
+    try {
+      result = hooks.upgrade(ctx);
+    } catch (error) {
+      refuse(error);
+      return;
+    }
+    if (result && typeof result.then === 'function') {
+      result.then(decide, refuse);
+    } else {
+      decide(result);
+    }
+  }
+
+  function open(id, remoteAddress) {
+    const userData = accepted.get(id) ?? {};
+    accepted.delete(id);
+    const ws = new ServerWebSocket(getNative(), id, userData, remoteAddress);
+    connections.set(id, ws);
+    if (hooks.open) call(log, 'open', hooks.open, ws, { platform });
+  }
+
+  function close(id, code, message) {
+    const ws = connections.get(id);
+    if (!ws) return;
+    connections.delete(id);
+    ws[internals].markClosed();
+    if (hooks.close) call(log, 'close', hooks.close, ws, { code, message, platform });
+  }
+
+  function subscribe(ws, topic) {
+    const allow = (answer) => {
+      if (answer !== false && ws[internals].isOpen()) ws.subscribe(topic);
+    };
+    const result = call(log, 'subscribe', hooks.subscribe, ws, topic, { platform });
+    if (result && typeof result.then === 'function') {
+      result.then(allow, () => {});
+    } else if (result !== FAILED) {
+      allow(result);
+    }
+  }
+
+  function handle(kind, id, flags, code, bytes, start, end) {
+    switch (kind) {
+      case ev.MESSAGE: {
+        const ws = connections.get(id);
+        if (ws && hooks.message) {
+          const data = ev.copy(bytes, start, end);
+          call(log, 'message', hooks.message, ws, { data, isBinary: (flags & 1) === 1, platform });
+        }
+        break;
+      }
+      case ev.UPGRADE:
+        upgrade(id, JSON.parse(ev.text(bytes, start, end)));
+        break;
+      case ev.UPGRADE_ABORTED:
+        accepted.delete(id);
+        break;
+      case ev.OPEN:
+        open(id, ev.text(bytes, start, end));
+        break;
+      case ev.CLOSE:
+        close(id, code, ev.copy(bytes, start, end));
+        break;
+      case ev.DRAIN: {
+        const ws = connections.get(id);
+        if (ws && hooks.drain) call(log, 'drain', hooks.drain, ws, { platform });
+        break;
+      }
+      case ev.SUBSCRIBE: {
+        const ws = connections.get(id);
+        if (ws && hooks.subscribe) subscribe(ws, ev.text(bytes, start, end));
+        break;
+      }
+      case ev.HTTP_REQUEST: {
+        const { head, body } = ev.httpParts(bytes, start, end);
+        http.request(id, head, body);
+        break;
+      }
+      case ev.HTTP_ABORTED:
+        http.abort(id);
+        break;
+      case ev.LOG:
+        log[LEVELS[code] ?? 'info'](`[svelte-realtime] ${ev.text(bytes, start, end)}`);
+        break;
+      case ev.STOPPED:
+        onStopped();
+        break;
+      default:
+        log.warn(`[svelte-realtime] unknown event kind ${kind}`);
+    }
+  }
+
+  return function dispatch(batch) {
+    try {
+      ev.forEachEvent(batch, (kind, id, flags, code, bytes, start, end) => {
+        try {
+          handle(kind, id, flags, code, bytes, start, end);
+        } catch (error) {
+          log.error('[svelte-realtime] failed to handle an event:', error);
+        }
+      });
+    } catch (error) {
+      log.error('[svelte-realtime] failed to decode an event batch:', error);
+    }
+  };
+}

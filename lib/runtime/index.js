@@ -1,0 +1,4 @@
+// `svelte-realtime/runtime`: start the native HTTP/WebSocket server from JavaScript.
+export { serve, RealtimeServer } from './server.js';
+export { DEFAULTS } from './options.js';
+export { BACKPRESSURE, SUCCESS, DROPPED } from './websocket.js';

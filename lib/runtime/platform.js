@@ -1,0 +1,84 @@
+// The `platform` object: what hooks receive and what SvelteKit will see as `event.platform`.
+// Envelopes are built in Rust from the topic, the event and `JSON.stringify(data)`; a
+// publish is serialized once whatever the number of subscribers.
+
+import { DROPPED, internals } from './websocket.js';
+
+/** JSON text of `data`; `undefined` (and functions, symbols) become `null`. */
+export function toJson(data) {
+  const json = JSON.stringify(data);
+  return json === undefined ? 'null' : json;
+}
+
+function assertName(kind, value) {
+  if (typeof value !== 'string') {
+    throw new TypeError(`${kind} must be a string, got ${typeof value}`);
+  }
+}
+
+/**
+ * @param {() => import('../../index.js').NativeServer} getNative
+ * @param {Map<number, import('./websocket.js').ServerWebSocket>} connections
+ */
+export function createPlatform(getNative, connections) {
+  const platform = {
+    /**
+     * Sends `{topic, event, data}` to every subscriber of `topic`, the publishing socket
+     * included. Returns true if anyone was subscribed. `options.relay` is accepted for
+     * compatibility (relaying across processes comes with the Redis bus).
+     */
+    publish(topic, event, data, options) {
+      assertName('topic', topic);
+      assertName('event', event);
+      return getNative().publish(topic, event, toJson(data)) > 0;
+    },
+
+    /** Sends one envelope to one socket; returns 0, 1 or 2 like `ws.send`. */
+    send(ws, topic, event, data) {
+      assertName('topic', topic);
+      assertName('event', event);
+      const handle = ws?.[internals];
+      if (!handle) throw new TypeError('platform.send needs a WebSocket from this server');
+      if (!handle.isOpen()) return DROPPED;
+      return getNative().sendEnvelope(handle.id, topic, event, toJson(data));
+    },
+
+    /** Sends one envelope to every socket whose user data passes `filter`; returns the count. */
+    sendTo(filter, topic, event, data) {
+      assertName('topic', topic);
+      assertName('event', event);
+      const ids = [];
+      for (const [id, ws] of connections) {
+        if (filter(ws.getUserData())) ids.push(id);
+      }
+      if (ids.length === 0) return 0;
+      return getNative().sendEnvelopeMany(ids, topic, event, toJson(data));
+    },
+
+    /** Number of sockets subscribed to `topic` in this process. */
+    subscribers(topic) {
+      assertName('topic', topic);
+      return getNative().subscriberCount(topic);
+    },
+
+    /** Number of open WebSockets in this process. */
+    get connections() {
+      return connections.size;
+    },
+
+    /** Helpers bound to one topic. */
+    topic(name) {
+      assertName('topic', name);
+      return {
+        publish: (event, data) => platform.publish(name, event, data),
+        created: (data) => platform.publish(name, 'created', data),
+        updated: (data) => platform.publish(name, 'updated', data),
+        deleted: (data) => platform.publish(name, 'deleted', data),
+        set: (value) => platform.publish(name, 'set', value),
+        increment: (amount = 1) => platform.publish(name, 'increment', amount),
+        decrement: (amount = 1) => platform.publish(name, 'decrement', amount),
+      };
+    },
+  };
+  return platform;
+}

@@ -1,0 +1,143 @@
+// `serve()`: the programmatic entry. Starts the native server with a hooks module and
+// options, wires events to hooks, and resolves once it listens. Used by tests, benchmarks,
+// the demo, and (later) the SvelteKit adapter's `build/index.js`.
+
+import { native } from './native.js';
+import { normalizeOptions, nativeOptions } from './options.js';
+import { loadHooks } from './hooks.js';
+import { createPlatform } from './platform.js';
+import { createDispatcher } from './dispatch.js';
+import { createHttpBridge } from './http.js';
+
+/** Servers that listen for SIGTERM/SIGINT, so one signal closes them all. */
+const signalled = new Set();
+let signalCount = 0;
+
+function onSignal(signal) {
+  signalCount += 1;
+  if (signalCount > 1) {
+    // A second Ctrl+C: stop waiting.
+    process.exit(1);
+  }
+  const closing = [...signalled].map((server) => server.close(signal));
+  Promise.allSettled(closing).then(() => {
+    process.emit('sveltekit:shutdown', signal);
+    // Exit now if nothing else holds the process; otherwise after a short grace.
+    setTimeout(() => process.exit(0), 1000).unref();
+  });
+}
+
+function watchSignals(server) {
+  if (signalled.size === 0) {
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+  signalled.add(server);
+}
+
+function unwatchSignals(server) {
+  if (!signalled.delete(server) || signalled.size > 0) return;
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+}
+
+export class RealtimeServer {
+  #native;
+  #connections;
+  #shutdownTimeout;
+  #closing = null;
+  #stopped;
+
+  /** @internal */
+  constructor({ nativeServer, platform, connections, shutdownTimeout, stopped }) {
+    this.#native = nativeServer;
+    this.#connections = connections;
+    this.#shutdownTimeout = shutdownTimeout;
+    this.#stopped = stopped;
+    /** The platform object hooks receive (`event.platform` in SvelteKit). */
+    this.platform = platform;
+    /** The port the server listens on (the real one when `port: 0` was asked). */
+    this.port = nativeServer.port;
+    /** The address the server listens on. */
+    this.address = nativeServer.address;
+  }
+
+  /** `http://host:port`, with `localhost` for wildcard addresses. */
+  get url() {
+    const host = this.address === '0.0.0.0' || this.address === '::' ? 'localhost' : this.address;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${this.port}`;
+  }
+
+  /** Open WebSockets. */
+  get connections() {
+    return this.#connections.size;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, close WebSockets with 1001 (the `close` hook runs for
+   * each), let HTTP requests in flight finish within `shutdownTimeout`, then release the
+   * native server. Safe to call more than once; every call returns the same promise.
+   */
+  close() {
+    if (!this.#closing) {
+      this.#native.shutdown(this.#shutdownTimeout * 1000);
+      this.#closing = this.#stopped.then(() => {
+        this.#native.dispose();
+        unwatchSignals(this);
+      });
+    }
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose]() {
+    return this.close();
+  }
+}
+
+/**
+ * Starts a server and resolves once it listens.
+ * @param {import('./index.js').ServeOptions} [options]
+ * @returns {Promise<RealtimeServer>}
+ */
+export async function serve(options = {}) {
+  const opts = normalizeOptions(options);
+  const { NativeServer } = native();
+  const hooks = await loadHooks(opts.hooks, opts.log);
+  const connections = new Map();
+  /** @type {import('../../index.js').NativeServer} */
+  let nativeServer;
+  const getNative = () => nativeServer;
+  const platform = createPlatform(getNative, connections);
+  const http = createHttpBridge({
+    getNative,
+    handler: opts.fetch,
+    platform,
+    origin: opts.origin,
+    log: opts.log,
+  });
+  let markStopped;
+  const stopped = new Promise((resolve) => {
+    markStopped = resolve;
+  });
+  const dispatch = createDispatcher({
+    getNative,
+    hooks,
+    platform,
+    connections,
+    http,
+    log: opts.log,
+    onStopped: () => markStopped(),
+  });
+  // The addon calls `dispatch` asynchronously (never during this constructor), so
+  // `nativeServer` is assigned before the first event is handled.
+  nativeServer = new NativeServer(nativeOptions(opts, hooks), dispatch);
+  const server = new RealtimeServer({
+    nativeServer,
+    platform,
+    connections,
+    shutdownTimeout: opts.shutdownTimeout,
+    stopped,
+  });
+  if (opts.signals) watchSignals(server);
+  return server;
+}

@@ -1,0 +1,139 @@
+// The `ws` object handed to hooks: the uWebSockets.js / svelte-adapter-uws API, backed by the
+// native connection of the same id. Every method is a synchronous call into Rust.
+
+/** `send` results, numbered as uWebSockets.js does. */
+export const BACKPRESSURE = 0;
+export const SUCCESS = 1;
+export const DROPPED = 2;
+
+const utf8 = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** Internal hooks of the runtime, not part of the public API. */
+export const internals = Symbol('svelte-realtime.ws');
+
+function assertTopic(topic) {
+  if (typeof topic !== 'string') {
+    throw new TypeError(`topic must be a string, got ${typeof topic}`);
+  }
+}
+
+/** Close codes a server may send (RFC 6455 §7.4). */
+function isValidCloseCode(code) {
+  return (
+    Number.isInteger(code) &&
+    ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))
+  );
+}
+
+/** Bytes of any message form `send` accepts. */
+function toBytes(message) {
+  if (typeof message === 'string') return encoder.encode(message);
+  if (message instanceof ArrayBuffer) return new Uint8Array(message);
+  if (ArrayBuffer.isView(message)) {
+    return new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
+  }
+  throw new TypeError('message must be a string, an ArrayBuffer or a typed array');
+}
+
+export class ServerWebSocket {
+  #native;
+  #id;
+  #userData;
+  #remoteAddress;
+  #open = true;
+  #handle;
+
+  /**
+   * @param {import('../../index.js').NativeServer} native
+   * @param {number} id
+   * @param {any} userData
+   * @param {string} remoteAddress
+   */
+  constructor(native, id, userData, remoteAddress) {
+    this.#native = native;
+    this.#id = id;
+    this.#userData = userData;
+    this.#remoteAddress = remoteAddress;
+    this.#handle = {
+      id,
+      isOpen: () => this.#open,
+      markClosed: () => {
+        this.#open = false;
+      },
+    };
+  }
+
+  /** What the `upgrade` hook returned (or `{}`). */
+  getUserData() {
+    return this.#userData;
+  }
+
+  /** Subscribes this socket to `topic` and grants it, so the client may re-subscribe. */
+  subscribe(topic) {
+    assertTopic(topic);
+    return this.#open && this.#native.subscribe(this.#id, topic);
+  }
+
+  /** Unsubscribes this socket and withdraws the grant. */
+  unsubscribe(topic) {
+    assertTopic(topic);
+    return this.#open && this.#native.unsubscribe(this.#id, topic);
+  }
+
+  isSubscribed(topic) {
+    assertTopic(topic);
+    return this.#open && this.#native.isSubscribed(this.#id, topic);
+  }
+
+  getTopics() {
+    return this.#open ? this.#native.topics(this.#id) : [];
+  }
+
+  /**
+   * Sends a message. Returns 1 (SUCCESS), 0 (BACKPRESSURE: queued, the socket is not keeping
+   * up) or 2 (DROPPED: over `maxBackpressure`, or the socket is closed).
+   * @param {string | ArrayBuffer | ArrayBufferView} message
+   * @param {boolean} [isBinary]
+   */
+  send(message, isBinary = false) {
+    if (!this.#open) return DROPPED;
+    if (isBinary) return this.#native.sendBinary(this.#id, toBytes(message));
+    const text = typeof message === 'string' ? message : utf8.decode(toBytes(message));
+    return this.#native.sendText(this.#id, text);
+  }
+
+  /** Closes gracefully with a close frame. */
+  end(code = 1000, shortMessage = '') {
+    if (!isValidCloseCode(code)) {
+      throw new RangeError(`invalid close code ${code}: use 1000-1003, 1007-1014 or 3000-4999`);
+    }
+    if (!this.#open) return;
+    this.#native.end(this.#id, code, typeof shortMessage === 'string' ? shortMessage : utf8.decode(toBytes(shortMessage)));
+  }
+
+  /** Closes at once, without a close frame; the `close` hook sees 1006. */
+  close() {
+    if (this.#open) this.#native.abort(this.#id);
+  }
+
+  /** Bytes queued for this socket and not yet written. */
+  getBufferedAmount() {
+    return this.#open ? this.#native.bufferedAmount(this.#id) : 0;
+  }
+
+  /** The peer address as text, in an ArrayBuffer (as uWebSockets.js returns it). */
+  getRemoteAddressAsText() {
+    return encoder.encode(this.#remoteAddress).buffer;
+  }
+
+  /** Runs `callback` at once: sends are already batched per socket by the writer. */
+  cork(callback) {
+    callback();
+    return this;
+  }
+
+  get [internals]() {
+    return this.#handle;
+  }
+}

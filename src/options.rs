@@ -1,0 +1,141 @@
+//! JavaScript options → `ServerConfig`.
+//!
+//! `lib/runtime/options.js` validates and fills in defaults before calling the binding, so
+//! this is a plain conversion. A field left out keeps the core's default.
+
+use std::time::Duration;
+
+use napi::Either;
+use napi_derive::napi;
+use realtime_core::origin::OriginPolicy;
+use realtime_core::{HookSet, ServerConfig};
+
+/// Which hooks the user's module exports.
+#[napi(object)]
+pub struct NativeHooks {
+    pub upgrade: bool,
+    pub subscribe: bool,
+    pub drain: bool,
+    pub http: bool,
+}
+
+/// Options of `new NativeServer(...)`. Times are in seconds, sizes in bytes.
+#[napi(object)]
+pub struct NativeServerOptions {
+    pub host: Option<String>,
+    pub port: Option<u32>,
+    pub workers: Option<u32>,
+    pub listen_backlog: Option<u32>,
+    pub path: Option<String>,
+    pub max_payload_length: Option<f64>,
+    pub idle_timeout: Option<f64>,
+    pub send_pings_automatically: Option<bool>,
+    pub max_backpressure: Option<f64>,
+    pub close_on_backpressure_limit: Option<bool>,
+    pub max_connections: Option<f64>,
+    pub upgrade_timeout: Option<f64>,
+    pub header_read_timeout: Option<f64>,
+    /// `'same-origin'`, `'*'` or a list of origins.
+    pub allowed_origins: Option<Either<String, Vec<String>>>,
+    pub protocol_header: Option<String>,
+    pub host_header: Option<String>,
+    pub port_header: Option<String>,
+    /// Bytes; `Infinity` means no limit.
+    pub body_size_limit: Option<f64>,
+    /// A path, or `false` to disable.
+    pub health_check_path: Option<Either<String, bool>>,
+    pub inbound_queue_bytes: Option<f64>,
+    pub hooks: NativeHooks,
+}
+
+fn seconds(value: f64) -> Duration {
+    Duration::from_secs_f64(value.max(0.0))
+}
+
+fn bytes(value: f64) -> usize {
+    if value.is_finite() {
+        value.max(0.0) as usize
+    } else {
+        usize::MAX
+    }
+}
+
+impl NativeServerOptions {
+    pub fn into_config(self) -> napi::Result<ServerConfig> {
+        let mut config = ServerConfig::default();
+        let defaults = &mut config;
+        if let Some(host) = self.host {
+            defaults.host = host;
+        }
+        if let Some(port) = self.port {
+            defaults.port = u16::try_from(port)
+                .map_err(|_| napi::Error::from_reason(format!("port {port} is out of range")))?;
+        }
+        if let Some(workers) = self.workers {
+            defaults.worker_threads = workers as usize;
+        }
+        if let Some(backlog) = self.listen_backlog {
+            defaults.listen_backlog = backlog;
+        }
+        if let Some(path) = self.path {
+            defaults.ws_path = path;
+        }
+        if let Some(v) = self.max_payload_length {
+            defaults.max_payload_length = bytes(v);
+        }
+        if let Some(v) = self.idle_timeout {
+            defaults.idle_timeout = seconds(v);
+        }
+        if let Some(v) = self.send_pings_automatically {
+            defaults.send_pings_automatically = v;
+        }
+        if let Some(v) = self.max_backpressure {
+            defaults.max_backpressure = bytes(v);
+        }
+        if let Some(v) = self.close_on_backpressure_limit {
+            defaults.close_on_backpressure_limit = v;
+        }
+        if let Some(v) = self.max_connections {
+            defaults.max_connections = bytes(v);
+        }
+        if let Some(v) = self.upgrade_timeout {
+            defaults.upgrade_timeout = seconds(v);
+        }
+        if let Some(v) = self.header_read_timeout {
+            defaults.header_read_timeout = seconds(v);
+        }
+        if let Some(origins) = self.allowed_origins {
+            defaults.allowed_origins = match origins {
+                Either::A(s) if s == "*" => OriginPolicy::Any,
+                Either::A(s) if s == "same-origin" => OriginPolicy::SameOrigin,
+                Either::A(s) => {
+                    return Err(napi::Error::from_reason(format!(
+                        "allowedOrigins must be 'same-origin', '*' or an array of origins, got {s:?}"
+                    )));
+                }
+                Either::B(list) => OriginPolicy::List(list),
+            };
+        }
+        defaults.protocol_header = self.protocol_header.map(|h| h.to_ascii_lowercase());
+        defaults.host_header = self.host_header.map(|h| h.to_ascii_lowercase());
+        defaults.port_header = self.port_header.map(|h| h.to_ascii_lowercase());
+        if let Some(v) = self.body_size_limit {
+            defaults.body_size_limit = bytes(v);
+        }
+        match self.health_check_path {
+            Some(Either::A(path)) => defaults.health_check_path = Some(path),
+            Some(Either::B(false)) => defaults.health_check_path = None,
+            Some(Either::B(true)) | None => {}
+        }
+        if let Some(v) = self.inbound_queue_bytes {
+            defaults.inbound_queue_bytes = bytes(v);
+        }
+        defaults.hooks = HookSet {
+            upgrade: self.hooks.upgrade,
+            subscribe: self.hooks.subscribe,
+            drain: self.hooks.drain,
+            http: self.hooks.http,
+        };
+        Ok(config)
+    }
+}

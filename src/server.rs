@@ -1,0 +1,269 @@
+//! `NativeServer`: the core server as a JavaScript class.
+//!
+//! Events reach JavaScript through one threadsafe function, called at most once per batch:
+//! the call runs on Node's main thread, drains the event queue into one `Buffer` (layout in
+//! `realtime_core::events::encode`, decoded by `lib/runtime/batch.js`) and passes it to the
+//! callback given to the constructor. The threadsafe function is strong (it keeps Node
+//! alive while the server runs), unbounded in Node's own queue (our queue bounds itself and
+//! wakes at most one pending call), and released by `dispose()` after the `Stopped` event.
+//!
+//! Every other method is synchronous and cheap: it queues bytes or flips state in Rust.
+//! Connection ids are JavaScript numbers (integers below 2^53).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use napi::bindgen_prelude::{Buffer, Function, Uint8ArraySlice};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::{Either, Status};
+use napi_derive::napi;
+use realtime_core::server::{HttpResponse, UpgradeDecision};
+use realtime_core::{EventQueue, RunningServer, SendStatus};
+
+use crate::options::NativeServerOptions;
+
+/// Counters for diagnostics.
+#[napi(object)]
+pub struct NativeStats {
+    pub connections: u32,
+    pub topics: u32,
+    pub inbound_queue_bytes: f64,
+}
+
+/// A running server. Create it with options and an event callback; it listens at once.
+#[napi]
+pub struct NativeServer {
+    server: Option<RunningServer>,
+    events: Arc<EventQueue>,
+    port: u16,
+    address: String,
+}
+
+fn id_of(id: i64) -> u64 {
+    id.max(0) as u64
+}
+
+fn status(status: SendStatus) -> u32 {
+    status as u32
+}
+
+#[napi]
+impl NativeServer {
+    /// Starts listening. `onEvents(batch: Buffer)` is called on the main thread whenever
+    /// events are waiting. Throws if an option is invalid or the port cannot be bound.
+    #[napi(constructor)]
+    pub fn new(
+        options: NativeServerOptions,
+        on_events: Function<Buffer, ()>,
+    ) -> napi::Result<Self> {
+        let config = options.into_config()?;
+        let events = Arc::new(EventQueue::new(config.inbound_queue_bytes));
+        let drain_events = Arc::clone(&events);
+        let tsfn = on_events
+            .build_threadsafe_function::<()>()
+            .callee_handled::<false>()
+            .build_callback(move |_ctx| {
+                let mut batch = Vec::new();
+                drain_events.drain(&mut batch);
+                Ok(Buffer::from(batch))
+            })?;
+        let server = RunningServer::start(config, Arc::clone(&events))
+            .map_err(|e| napi::Error::new(Status::GenericFailure, e.to_string()))?;
+        events.set_waker(move || {
+            tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        });
+        let addr = server.local_addr();
+        Ok(Self {
+            port: addr.port(),
+            address: addr.ip().to_string(),
+            server: Some(server),
+            events,
+        })
+    }
+
+    fn server(&self) -> napi::Result<&RunningServer> {
+        self.server
+            .as_ref()
+            .ok_or_else(|| napi::Error::from_reason("the server has been disposed"))
+    }
+
+    /// The port the server listens on.
+    #[napi(getter)]
+    pub fn port(&self) -> u32 {
+        u32::from(self.port)
+    }
+
+    /// The address the server listens on.
+    #[napi(getter)]
+    pub fn address(&self) -> String {
+        self.address.clone()
+    }
+
+    /// Sends a text frame. Returns 0 (backpressure), 1 (success) or 2 (dropped).
+    #[napi]
+    pub fn send_text(&self, id: i64, text: String) -> napi::Result<u32> {
+        Ok(status(self.server()?.send_text(id_of(id), text)))
+    }
+
+    /// Sends a binary frame (the bytes are copied).
+    #[napi]
+    pub fn send_binary(&self, id: i64, data: Uint8ArraySlice) -> napi::Result<u32> {
+        let bytes = Bytes::copy_from_slice(&data);
+        Ok(status(self.server()?.send_binary(id_of(id), bytes)))
+    }
+
+    /// Sends the envelope `{"topic","event","data"}` to one socket; `dataJson` is JSON text.
+    #[napi]
+    pub fn send_envelope(
+        &self,
+        id: i64,
+        topic: String,
+        event: String,
+        data_json: String,
+    ) -> napi::Result<u32> {
+        let server = self.server()?;
+        Ok(status(server.send_envelope(
+            id_of(id),
+            &topic,
+            &event,
+            Some(&data_json),
+        )))
+    }
+
+    /// Sends one envelope, built once, to several sockets; returns how many accepted it.
+    #[napi]
+    pub fn send_envelope_many(
+        &self,
+        ids: Vec<i64>,
+        topic: String,
+        event: String,
+        data_json: String,
+    ) -> napi::Result<u32> {
+        let ids: Vec<u64> = ids.into_iter().map(id_of).collect();
+        let sent = self
+            .server()?
+            .send_envelope_many(&ids, &topic, &event, Some(&data_json));
+        Ok(sent as u32)
+    }
+
+    /// Publishes an envelope to a topic's subscribers; returns how many there were.
+    #[napi]
+    pub fn publish(&self, topic: String, event: String, data_json: String) -> napi::Result<u32> {
+        Ok(self.server()?.publish(&topic, &event, Some(&data_json)) as u32)
+    }
+
+    /// Subscribes a socket (and grants the topic to its client).
+    #[napi]
+    pub fn subscribe(&self, id: i64, topic: String) -> napi::Result<bool> {
+        Ok(self.server()?.subscribe(id_of(id), &topic))
+    }
+
+    /// Unsubscribes a socket (and withdraws the grant).
+    #[napi]
+    pub fn unsubscribe(&self, id: i64, topic: String) -> napi::Result<bool> {
+        Ok(self.server()?.unsubscribe(id_of(id), &topic))
+    }
+
+    #[napi]
+    pub fn is_subscribed(&self, id: i64, topic: String) -> napi::Result<bool> {
+        Ok(self.server()?.is_subscribed(id_of(id), &topic))
+    }
+
+    #[napi]
+    pub fn topics(&self, id: i64) -> napi::Result<Vec<String>> {
+        Ok(self.server()?.topics(id_of(id)))
+    }
+
+    #[napi]
+    pub fn subscriber_count(&self, topic: String) -> napi::Result<u32> {
+        Ok(self.server()?.subscriber_count(&topic) as u32)
+    }
+
+    #[napi]
+    pub fn connection_count(&self) -> u32 {
+        self.server
+            .as_ref()
+            .map_or(0, |s| s.connection_count() as u32)
+    }
+
+    #[napi]
+    pub fn buffered_amount(&self, id: i64) -> napi::Result<f64> {
+        Ok(self.server()?.buffered_amount(id_of(id)) as f64)
+    }
+
+    /// Closes with a close frame; false if the socket is unknown or already closing.
+    #[napi]
+    pub fn end(&self, id: i64, code: u32, reason: String) -> napi::Result<bool> {
+        let code = u16::try_from(code).unwrap_or(1000);
+        Ok(self.server()?.end(id_of(id), code, &reason))
+    }
+
+    /// Closes at once without a close frame.
+    #[napi]
+    pub fn abort(&self, id: i64) -> napi::Result<bool> {
+        Ok(self.server()?.abort(id_of(id)))
+    }
+
+    /// Answers an upgrade: 101 accepts, any other status refuses with it. False if the
+    /// upgrade is no longer waiting (the caller must drop the user data it kept).
+    #[napi]
+    pub fn resolve_upgrade(&self, id: i64, status: u32) -> napi::Result<bool> {
+        let decision = match status {
+            101 => UpgradeDecision::Accept,
+            other => UpgradeDecision::Reject(u16::try_from(other).unwrap_or(500)),
+        };
+        Ok(self.server()?.resolve_upgrade(id_of(id), decision))
+    }
+
+    /// Answers an HTTP request. `headers` alternates names and values.
+    #[napi]
+    pub fn respond_http(
+        &self,
+        id: i64,
+        status: u32,
+        headers: Vec<String>,
+        body: Either<Uint8ArraySlice, String>,
+    ) -> napi::Result<bool> {
+        let mut pairs = Vec::with_capacity(headers.len() / 2);
+        let mut iter = headers.into_iter();
+        while let (Some(name), Some(value)) = (iter.next(), iter.next()) {
+            pairs.push((name, value));
+        }
+        let body = match body {
+            Either::A(bytes) => Bytes::copy_from_slice(&bytes),
+            Either::B(text) => Bytes::from(text),
+        };
+        let response = HttpResponse {
+            status: u16::try_from(status).unwrap_or(500),
+            headers: pairs,
+            body,
+        };
+        Ok(self.server()?.respond_http(id_of(id), response))
+    }
+
+    /// Starts the graceful shutdown; a `Stopped` event follows. Idempotent.
+    #[napi]
+    pub fn shutdown(&self, timeout_ms: f64) -> napi::Result<()> {
+        let timeout = Duration::from_secs_f64(timeout_ms.max(0.0) / 1000.0);
+        self.server()?.begin_shutdown(timeout);
+        Ok(())
+    }
+
+    /// Releases the event callback and the I/O threads. Call after `Stopped`. Idempotent.
+    #[napi]
+    pub fn dispose(&mut self) {
+        self.events.clear_waker();
+        self.server.take();
+    }
+
+    #[napi]
+    pub fn stats(&self) -> NativeStats {
+        let stats = self.server.as_ref().map(RunningServer::stats);
+        NativeStats {
+            connections: stats.map_or(0, |s| s.connections as u32),
+            topics: stats.map_or(0, |s| s.topics as u32),
+            inbound_queue_bytes: stats.map_or(0.0, |s| s.inbound_queue_bytes as f64),
+        }
+    }
+}
