@@ -63,7 +63,7 @@ try {
   // installed as a dependency: no CLI, plain cargo
 }
 
-say(`building the native addon (${profile}); the first build takes a few minutes`);
+say(`building the native addon with cargo (${profile}; a few minutes the first time)`);
 if (napiCli) {
   const bin = join(dirname(napiCli), 'dist', 'cli.js');
   const args = [bin, 'build', '--platform', '--esm'];
