@@ -1,0 +1,188 @@
+//! Load generator for `benches/e2e-publish.js`: many WebSocket clients in one process, so
+//! the server, not the client, is what gets measured.
+//!
+//! ```text
+//! realtime-loadgen fanout <url> <clients> <messages> <topic>
+//!   connects, subscribes every client to <topic>, prints READY, then waits until every
+//!   client received <messages> messages; prints one JSON line with the timing.
+//! realtime-loadgen echo <url> <clients> <round-trips>
+//!   each client sends a message and waits for the reply, <round-trips> times; prints JSON.
+//! ```
+//! Timing starts at the first message received (fanout) or the first send (echo).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::Barrier;
+use tokio_tungstenite::tungstenite::Message;
+
+fn usage() -> ! {
+    eprintln!("usage: realtime-loadgen fanout <url> <clients> <messages> <topic>");
+    eprintln!("       realtime-loadgen echo <url> <clients> <round-trips>");
+    std::process::exit(2)
+}
+
+fn arg<T: std::str::FromStr>(args: &[String], i: usize) -> T {
+    args.get(i)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| usage())
+}
+
+async fn connect_all(
+    url: &str,
+    clients: usize,
+) -> Vec<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+> {
+    let mut sockets = Vec::with_capacity(clients);
+    for chunk in 0..clients.div_ceil(100) {
+        let n = (clients - chunk * 100).min(100);
+        let batch = futures_util::future::join_all((0..n).map(|_| async {
+            let (ws, _) = tokio_tungstenite::connect_async(url)
+                .await
+                .expect("connect");
+            ws
+        }))
+        .await;
+        sockets.extend(batch);
+    }
+    sockets
+}
+
+async fn fanout(url: String, clients: usize, messages: u64, topic: String) {
+    let sockets = connect_all(&url, clients).await;
+    // Byte for byte what the reference client sends: `type` must come first.
+    let subscribe = format!(
+        r#"{{"type":"subscribe","topic":{}}}"#,
+        serde_json::Value::String(topic)
+    );
+    let ready = Arc::new(Barrier::new(clients + 1));
+    let first = Arc::new(std::sync::OnceLock::<Instant>::new());
+    let bytes = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for mut ws in sockets {
+        let subscribe = subscribe.clone();
+        let ready = Arc::clone(&ready);
+        let first = Arc::clone(&first);
+        let bytes = Arc::clone(&bytes);
+        tasks.push(tokio::spawn(async move {
+            ws.send(Message::Text(subscribe.into())).await.expect("subscribe");
+            ready.wait().await;
+            let mut got = 0;
+            while got < messages {
+                match ws.next().await {
+                    Some(Ok(Message::Text(t))) => {
+                        first.get_or_init(Instant::now);
+                        bytes.fetch_add(t.len() as u64, Ordering::Relaxed);
+                        got += 1;
+                    }
+                    Some(Ok(_)) => {}
+                    _ => break,
+                }
+            }
+            (got, Instant::now())
+        }));
+    }
+    // Give the server time to process every subscribe before it starts publishing.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ready.wait().await;
+    println!("READY");
+    let mut received = 0;
+    let mut last = Instant::now();
+    for task in tasks {
+        let (got, at) = task.await.expect("client task");
+        received += got;
+        last = last.max(at);
+    }
+    let started = *first.get().unwrap_or(&last);
+    let secs = last.duration_since(started).as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({
+            "mode": "fanout",
+            "clients": clients,
+            "messages": messages,
+            "received": received,
+            "expected": messages * clients as u64,
+            "bytes": bytes.load(Ordering::Relaxed),
+            "seconds": secs,
+            "deliveries_per_second": received as f64 / secs.max(1e-9),
+        })
+    );
+}
+
+async fn echo(url: String, clients: usize, round_trips: u64) {
+    let sockets = connect_all(&url, clients).await;
+    println!("READY");
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (n, mut ws) in sockets.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0;
+            let mut latencies = Vec::with_capacity(round_trips as usize);
+            for i in 0..round_trips {
+                let body = format!(r#"{{"rpc":"bench/echo","id":"c{n}-{i}","args":[{i}]}}"#);
+                let sent = Instant::now();
+                if ws.send(Message::Text(body.into())).await.is_err() {
+                    break;
+                }
+                loop {
+                    match ws.next().await {
+                        Some(Ok(Message::Text(_))) => break,
+                        Some(Ok(_)) => continue,
+                        _ => return (done, latencies),
+                    }
+                }
+                latencies.push(sent.elapsed());
+                done += 1;
+            }
+            (done, latencies)
+        }));
+    }
+    let mut done = 0;
+    let mut all = Vec::new();
+    for task in tasks {
+        let (n, latencies) = task.await.expect("client task");
+        done += n;
+        all.extend(latencies);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "mode": "echo",
+            "clients": clients,
+            "round_trips": done,
+            "expected": round_trips * clients as u64,
+            "seconds": secs,
+            "round_trips_per_second": done as f64 / secs.max(1e-9),
+            "p50_ms": pct(0.5),
+            "p99_ms": pct(0.99),
+        })
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    match args.get(1).map(String::as_str) {
+        Some("fanout") => runtime.block_on(fanout(
+            arg(&args, 2),
+            arg(&args, 3),
+            arg(&args, 4),
+            arg(&args, 5),
+        )),
+        Some("echo") => runtime.block_on(echo(arg(&args, 2), arg(&args, 3), arg(&args, 4))),
+        _ => usage(),
+    }
+}
