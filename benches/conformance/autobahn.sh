@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Autobahn|Testsuite (fuzzingclient, all cases but 12.* and 13.*, which are
+# permessage-deflate, not offered by the server) against the production accept path.
+# Uses kosoku, a Python runner of Autobahn's own case files (see MEASURED-PITFALLS.md).
+# Exit status is non-zero when any case fails. Report: target/autobahn/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if ! command -v kosoku >/dev/null; then
+  python3 -m pip install --quiet kosoku==0.1.0
+fi
+
+log=$(mktemp)
+PORT=0 node benches/conformance/echo-server.js >"$log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true; rm -f "$log"' EXIT
+for _ in $(seq 50); do grep -q '^PORT ' "$log" && break; sleep 0.1; done
+port=$(sed -n 's/^PORT //p' "$log")
+[ -n "$port" ] || { cat "$log"; echo "echo server did not start"; exit 1; }
+
+rm -rf target/autobahn
+kosoku -m fuzzingclient -x '12.*' -x '13.*' -o target/autobahn "ws://127.0.0.1:$port/ws"
+python3 - <<'PY'
+import collections, json
+index = json.load(open("target/autobahn/index.json"))
+counts = collections.Counter(r["behavior"] for cases in index.values() for r in cases.values())
+print("autobahn:", dict(counts))
+PY
