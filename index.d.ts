@@ -98,4 +98,6 @@ export interface NativeStats {
   connections: number
   topics: number
   inboundQueueBytes: number
+  /** Messages refused for backpressure since the server started. */
+  droppedMessages: number
 }

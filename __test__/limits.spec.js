@@ -75,8 +75,11 @@ describe('limits', () => {
     }
     expect(statuses.at(-1)).toBe(2);
     expect(statuses).toContain(0);
-    expect(ws.getBufferedAmount()).toBeGreaterThan(64 * 1024);
+    // The writer keeps draining into the kernel, so only the bound is deterministic here;
+    // the drop itself proves the queue was over the limit.
+    expect(ws.getBufferedAmount()).toBeLessThanOrEqual(64 * 1024 + chunk.length);
     expect(server.connections).toBe(1);
+    expect(server.stats().droppedMessages).toBe(1);
     client.resume();
     await drained.promise;
     expect(ws.getBufferedAmount()).toBe(0);

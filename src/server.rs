@@ -29,6 +29,8 @@ pub struct NativeStats {
     pub connections: u32,
     pub topics: u32,
     pub inbound_queue_bytes: f64,
+    /// Messages refused for backpressure since the server started.
+    pub dropped_messages: f64,
 }
 
 /// A running server. Create it with options and an event callback; it listens at once.
@@ -264,6 +266,7 @@ impl NativeServer {
             connections: stats.map_or(0, |s| s.connections as u32),
             topics: stats.map_or(0, |s| s.topics as u32),
             inbound_queue_bytes: stats.map_or(0.0, |s| s.inbound_queue_bytes as f64),
+            dropped_messages: stats.map_or(0.0, |s| s.dropped_messages as f64),
         }
     }
 }

@@ -176,6 +176,15 @@ export declare class RealtimeServer {
   readonly url: string;
   /** Open WebSockets. */
   readonly connections: number;
+  /** Counters for monitoring. */
+  stats(): {
+    connections: number;
+    topics: number;
+    /** Bytes of inbound messages waiting for hooks. */
+    inboundQueueBytes: number;
+    /** Messages dropped for backpressure since start. */
+    droppedMessages: number;
+  };
   /** Graceful shutdown; idempotent (every call returns the same promise). */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;

@@ -74,6 +74,14 @@ export class RealtimeServer {
   }
 
   /**
+   * Counters: open connections, topics with subscribers, bytes of inbound messages waiting
+   * for hooks, and messages dropped for backpressure since start.
+   */
+  stats() {
+    return this.#native.stats();
+  }
+
+  /**
    * Graceful shutdown: stop accepting, close WebSockets with 1001 (the `close` hook runs for
    * each), let HTTP requests in flight finish within `shutdownTimeout`, then release the
    * native server. Safe to call more than once; every call returns the same promise.

@@ -92,11 +92,11 @@ async fn backpressure_drops_and_counts_above_the_limit() {
     assert_eq!(statuses.last(), Some(&SendStatus::Dropped));
     assert!(statuses.contains(&SendStatus::Backpressure));
     let buffered = ts.server.buffered_amount(id);
-    assert!(
-        buffered > 64 * 1024 && buffered <= 96 * 1024,
-        "buffered {buffered}"
-    );
+    // The writer keeps draining, so only the bound is deterministic; the drop (counted
+    // below) proves the queue was over the limit.
+    assert!(buffered <= 96 * 1024, "buffered {buffered}");
     assert_eq!(ts.server.connection_count(), 1, "dropping does not close");
+    assert_eq!(ts.server.stats().dropped_messages, 1, "the drop is counted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

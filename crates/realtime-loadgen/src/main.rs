@@ -33,9 +33,8 @@ fn arg<T: std::str::FromStr>(args: &[String], i: usize) -> T {
 async fn connect_all(
     url: &str,
     clients: usize,
-) -> Vec<
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-> {
+) -> Vec<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>>
+{
     let mut sockets = Vec::with_capacity(clients);
     for chunk in 0..clients.div_ceil(100) {
         let n = (clients - chunk * 100).min(100);
@@ -68,7 +67,9 @@ async fn fanout(url: String, clients: usize, messages: u64, topic: String) {
         let first = Arc::clone(&first);
         let bytes = Arc::clone(&bytes);
         tasks.push(tokio::spawn(async move {
-            ws.send(Message::Text(subscribe.into())).await.expect("subscribe");
+            ws.send(Message::Text(subscribe.into()))
+                .await
+                .expect("subscribe");
             ready.wait().await;
             let mut got = 0;
             while got < messages {

@@ -13,7 +13,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -62,6 +62,8 @@ pub struct Conn {
     pub remote: SocketAddr,
     pub outbox: Outbox,
     close_on_backpressure: bool,
+    /// Server-wide count of messages refused for backpressure.
+    dropped_total: Arc<AtomicU64>,
     /// Lock order: `topics` before any hub shard. Nothing awaits under it.
     topics: Mutex<Topics>,
     /// Aborts the reader now (no close handshake).
@@ -86,12 +88,14 @@ impl Conn {
         remote: SocketAddr,
         max_backpressure: usize,
         close_on_backpressure: bool,
+        dropped_total: Arc<AtomicU64>,
     ) -> Self {
         Self {
             id,
             remote,
             outbox: Outbox::new(max_backpressure),
             close_on_backpressure,
+            dropped_total,
             topics: Mutex::new(Topics::default()),
             cancel: CancellationToken::new(),
             closing: CancellationToken::new(),
@@ -103,6 +107,9 @@ impl Conn {
     /// Queues a frame, applying the backpressure policy.
     pub fn push(&self, msg: Outgoing) -> SendStatus {
         let pushed = self.outbox.push(msg);
+        if pushed == Pushed::OverLimit {
+            self.dropped_total.fetch_add(1, Ordering::Relaxed);
+        }
         if pushed == Pushed::OverLimit && self.close_on_backpressure {
             // The peer is not reading, so a close frame would wait behind the backlog:
             // drop the socket now and report 1008 to the `close` hook.

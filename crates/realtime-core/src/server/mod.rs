@@ -71,6 +71,8 @@ pub(crate) struct Shared {
     /// Open WebSockets by id. Read-mostly: lookups on every send.
     conns: Box<[ConnShard]>,
     conn_count: AtomicUsize,
+    /// Messages refused for backpressure since start, all connections together.
+    pub dropped: Arc<AtomicU64>,
     next_id: AtomicU64,
     /// Open WebSockets plus upgrades in progress, checked against `max_connections`.
     slots: AtomicUsize,
@@ -99,6 +101,7 @@ impl Shared {
                 .map(|_| RwLock::new(HashMap::new()))
                 .collect(),
             conn_count: AtomicUsize::new(0),
+            dropped: Arc::new(AtomicU64::new(0)),
             next_id: AtomicU64::new(1),
             slots: AtomicUsize::new(0),
             pending_upgrades: Mutex::new(HashMap::new()),
@@ -182,6 +185,8 @@ pub struct Stats {
     pub connections: usize,
     pub topics: usize,
     pub inbound_queue_bytes: usize,
+    /// Messages refused for backpressure since the server started.
+    pub dropped_messages: u64,
 }
 
 /// A started server. Dropping it stops the runtime without the graceful sequence; call
@@ -366,6 +371,7 @@ impl RunningServer {
             connections: self.connection_count(),
             topics: self.shared.hub.topic_count(),
             inbound_queue_bytes: self.shared.events.budget_in_use(),
+            dropped_messages: self.shared.dropped.load(Ordering::Relaxed),
         }
     }
 }
