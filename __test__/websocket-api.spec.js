@@ -108,3 +108,16 @@ describe('the ws object', () => {
     expect(server.log.lines.some((l) => l.text.includes('hook exploded'))).toBe(true);
   });
 });
+
+describe('close reasons', () => {
+  it('a reason longer than a close frame allows is cut to 123 bytes', async () => {
+    let ws;
+    server = await start({ hooks: { open: (s) => (ws = s) } });
+    const client = await connect(server.wsUrl);
+    await waitFor(() => ws);
+    ws.end(4000, 'é'.repeat(100));
+    const { code, reason } = await client.closed;
+    expect(code).toBe(4000);
+    expect(Buffer.byteLength(reason)).toBe(122);
+  });
+});

@@ -11,7 +11,6 @@
 //! without a close handshake (`close()`, idle timeout, network error).
 
 use std::collections::{HashSet, VecDeque};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -59,7 +58,6 @@ struct Topics {
 /// The shared state of one WebSocket, reachable from the registry and from topics.
 pub struct Conn {
     pub id: ConnId,
-    pub remote: SocketAddr,
     pub outbox: Outbox,
     close_on_backpressure: bool,
     /// Server-wide count of messages refused for backpressure.
@@ -85,14 +83,12 @@ impl Subscriber for Arc<Conn> {
 impl Conn {
     pub(crate) fn new(
         id: ConnId,
-        remote: SocketAddr,
         max_backpressure: usize,
         close_on_backpressure: bool,
         dropped_total: Arc<AtomicU64>,
     ) -> Self {
         Self {
             id,
-            remote,
             outbox: Outbox::new(max_backpressure),
             close_on_backpressure,
             dropped_total,
@@ -127,7 +123,9 @@ impl Conn {
     }
 
     /// Starts a close handshake with `code`. Returns false if one was already started.
+    /// The reason is cut to the 123 bytes a close frame can carry.
     pub(crate) fn start_close(&self, code: u16, reason: &str, discard_pending: bool) -> bool {
+        let reason = close_reason(reason);
         let mut server_close = self.server_close.lock();
         if server_close.is_some() || !self.outbox.close(code, reason.into(), discard_pending) {
             return false;
@@ -207,6 +205,20 @@ impl Conn {
             });
         }
     }
+}
+
+/// The longest prefix of `reason` that fits a close frame (125 bytes minus the code), cut at
+/// a character boundary.
+fn close_reason(reason: &str) -> &str {
+    const MAX: usize = 123;
+    if reason.len() <= MAX {
+        return reason;
+    }
+    let mut end = MAX;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
 }
 
 /// Runs an upgraded socket until it closes, then cleans up.
@@ -433,5 +445,18 @@ async fn write_loop(shared: Arc<Shared>, conn: Arc<Conn>, mut sink: WsSink) {
         if batch.capacity() > 256 {
             batch = VecDeque::new();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::close_reason;
+
+    #[test]
+    fn close_reasons_fit_a_control_frame() {
+        assert_eq!(close_reason("bye"), "bye");
+        assert_eq!(close_reason(&"a".repeat(200)).len(), 123);
+        // 'é' is two bytes: 61 of them are 122 bytes, the 62nd would cross 123.
+        assert_eq!(close_reason(&"é".repeat(100)).len(), 122);
     }
 }

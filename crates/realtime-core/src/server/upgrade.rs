@@ -170,7 +170,6 @@ pub(crate) async fn handle(
         };
         let conn = Arc::new(Conn::new(
             id,
-            remote,
             shared.config.max_backpressure,
             shared.config.close_on_backpressure_limit,
             Arc::clone(&shared.dropped),
