@@ -7,6 +7,8 @@
 //!   client received <messages> messages; prints one JSON line with the timing.
 //! realtime-loadgen echo <url> <clients> <round-trips>
 //!   each client sends a message and waits for the reply, <round-trips> times; prints JSON.
+//! realtime-loadgen idle <url> <clients>
+//!   connects <clients> sockets, prints READY, holds them until stdin closes.
 //! ```
 //! Timing starts at the first message received (fanout) or the first send (echo).
 
@@ -21,6 +23,7 @@ use tokio_tungstenite::tungstenite::Message;
 fn usage() -> ! {
     eprintln!("usage: realtime-loadgen fanout <url> <clients> <messages> <topic>");
     eprintln!("       realtime-loadgen echo <url> <clients> <round-trips>");
+    eprintln!("       realtime-loadgen idle <url> <clients>");
     std::process::exit(2)
 }
 
@@ -170,6 +173,22 @@ async fn echo(url: String, clients: usize, round_trips: u64) {
     );
 }
 
+async fn idle(url: String, clients: usize) {
+    let sockets = connect_all(&url, clients).await;
+    println!("READY");
+    // Hold the sockets (answering pings) until the parent closes stdin.
+    let holders: Vec<_> = sockets
+        .into_iter()
+        .map(|mut ws| tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} }))
+        .collect();
+    let mut stdin = tokio::io::stdin();
+    let mut sink = Vec::new();
+    let _ = tokio::io::AsyncReadExt::read_to_end(&mut stdin, &mut sink).await;
+    for holder in holders {
+        holder.abort();
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -184,6 +203,7 @@ fn main() {
             arg(&args, 5),
         )),
         Some("echo") => runtime.block_on(echo(arg(&args, 2), arg(&args, 3), arg(&args, 4))),
+        Some("idle") => runtime.block_on(idle(arg(&args, 2), arg(&args, 3))),
         _ => usage(),
     }
 }
