@@ -5,8 +5,9 @@
 // In a checkout (the napi CLI is installed as a dev dependency) it runs `napi build`, which
 // also regenerates index.js and index.d.ts; CI fails if they differ from the committed ones.
 // Installed as a dependency it runs cargo directly and copies the library next to index.js
-// under the name the generated loader looks for. Set SVELTE_REALTIME_SKIP_BUILD=1 to skip,
-// SVELTE_REALTIME_PROFILE=debug for a faster, unoptimized build.
+// under the name the generated loader looks for (SVELTE_REALTIME_BUILD=cargo forces that
+// path). Set SVELTE_REALTIME_SKIP_BUILD=1 to skip, SVELTE_REALTIME_PROFILE=debug for a
+// faster, unoptimized build.
 
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
@@ -57,10 +58,12 @@ if (process.env.SVELTE_REALTIME_SKIP_BUILD === '1') {
 
 const require = createRequire(import.meta.url);
 let napiCli = null;
-try {
-  napiCli = require.resolve('@napi-rs/cli/package.json', { paths: [root] });
-} catch {
-  // installed as a dependency: no CLI, plain cargo
+if (process.env.SVELTE_REALTIME_BUILD !== 'cargo') {
+  try {
+    napiCli = require.resolve('@napi-rs/cli/package.json', { paths: [root] });
+  } catch {
+    // installed as a dependency: no CLI, plain cargo
+  }
 }
 
 say(`building the native addon with cargo (${profile}; a few minutes the first time)`);
