@@ -6,9 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-if ! command -v kosoku >/dev/null; then
+if ! python3 -c 'import kosoku' 2>/dev/null; then
   python3 -m pip install --quiet kosoku==0.1.0
 fi
+# The console script lives in the interpreter's scripts directory (pyenv shims may lag).
+kosoku="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/kosoku"
 
 log=$(mktemp)
 PORT=0 node benches/conformance/echo-server.js >"$log" 2>&1 &
@@ -19,7 +21,7 @@ port=$(sed -n 's/^PORT //p' "$log")
 [ -n "$port" ] || { cat "$log"; echo "echo server did not start"; exit 1; }
 
 rm -rf target/autobahn
-kosoku -m fuzzingclient -x '12.*' -x '13.*' -o target/autobahn "ws://127.0.0.1:$port/ws"
+"$kosoku" -m fuzzingclient -x '12.*' -x '13.*' -o target/autobahn "ws://127.0.0.1:$port/ws"
 python3 - <<'PY'
 import collections, json
 index = json.load(open("target/autobahn/index.json"))
