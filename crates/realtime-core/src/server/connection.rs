@@ -226,8 +226,7 @@ pub(crate) async fn run(shared: Arc<Shared>, conn: Arc<Conn>, upgraded: Upgraded
     let io = StallIo::new(TokioIo::new(upgraded), conn.outbox.stall_flag());
     let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(shared.ws_config)).await;
     let (sink, stream) = ws.split();
-    let writer = tokio::spawn(write_loop(Arc::clone(&shared), Arc::clone(&conn), sink));
-    let mut writer = writer;
+    let mut writer = tokio::spawn(write_loop(Arc::clone(&shared), Arc::clone(&conn), sink));
     let (code, reason) = read_loop(&shared, &conn, stream).await;
     if conn.outbox.is_open() {
         // Nothing left to say: the peer closed or the socket died.
