@@ -1,0 +1,108 @@
+// One call, from a decoded request to a response payload (reference-protocol §4.4, §4.7):
+// path and args checks, lookup (lazy modules included), ctx, global middleware, the module
+// guard, `beforeExecute`, then the function, the stream path or the binary endpoint.
+// `execute` never rejects: every failure becomes `{ ok: false, code, error, issues? }`.
+
+import { CODES, LiveError } from './errors.js';
+import { createCtx } from './ctx.js';
+import { metaOf } from './meta.js';
+import { PATH_PATTERN } from './registry.js';
+import { subscribeStream } from './stream.js';
+
+/**
+ * @typedef {{
+ *   ws: any, platform: any, registry: import('./registry.js').Registry,
+ *   options: { beforeExecute?: Function, onError?: Function },
+ * }} Env
+ * @typedef {{
+ *   path: unknown, args?: unknown, stream?: boolean, cursor?: unknown, version?: unknown,
+ *   seq?: unknown, schemaVersion?: unknown, payload?: ArrayBuffer,
+ * }} Request
+ */
+
+export function errorPayload(code, message, issues) {
+  const payload = { ok: false, code, error: message };
+  if (issues !== undefined) payload.issues = issues;
+  return payload;
+}
+
+function isLiveError(error) {
+  return error instanceof LiveError || (error?.name === 'LiveError' && typeof error.code === 'string');
+}
+
+/** Turns a thrown value into a payload; unexpected errors go to `onError` or the log. */
+export function failure(error, path, ctx, options) {
+  if (isLiveError(error)) {
+    return errorPayload(error.code, error.message, Array.isArray(error.issues) ? error.issues : undefined);
+  }
+  try {
+    if (options.onError) options.onError(path, error, ctx);
+    else console.error(`[svelte-realtime] ${String(path)} failed:`, error);
+  } catch (hookError) {
+    console.error('[svelte-realtime] onError threw:', hookError);
+  }
+  return errorPayload(CODES.INTERNAL_ERROR, 'Internal server error');
+}
+
+/**
+ * Runs the middleware chain around `run`. A middleware that returns without calling
+ * `next()` answers the call with its own return value (the reference sent no response at
+ * all, bug §9.15). `next()` resolves to the function's data.
+ */
+export async function withMiddleware(middleware, ctx, run) {
+  if (middleware.length === 0) return run();
+  let inner = null;
+  const dispatch = (i) => {
+    if (i < middleware.length) return middleware[i](ctx, () => dispatch(i + 1));
+    inner ??= run();
+    return inner.then((payload) => payload.data);
+  };
+  const returned = await dispatch(0);
+  return inner ? inner : { ok: true, data: returned };
+}
+
+/**
+ * @param {Env} env
+ * @param {Request} req
+ * @returns {Promise<object>} the response payload
+ */
+export async function execute(env, req) {
+  const { path } = req;
+  let ctx;
+  try {
+    if (typeof path !== 'string' || !PATH_PATTERN.test(path)) {
+      return errorPayload(CODES.INVALID_REQUEST, 'Invalid path');
+    }
+    if (req.args !== undefined && !Array.isArray(req.args)) {
+      return errorPayload(CODES.INVALID_REQUEST, 'args must be an array');
+    }
+    const args = req.args ?? [];
+    const fn = await env.registry.resolve(path);
+    if (!fn) return errorPayload(CODES.NOT_FOUND, 'Not found');
+    const meta = metaOf(fn);
+    const binary = req.payload !== undefined;
+    if (binary && meta.kind !== 'binary') {
+      return errorPayload(CODES.INVALID_REQUEST, 'Not a binary endpoint');
+    }
+    if (binary && req.payload.byteLength > meta.maxSize) {
+      return errorPayload(CODES.PAYLOAD_TOO_LARGE, 'Binary payload exceeds size limit');
+    }
+    if (!binary && meta.kind === 'binary') {
+      return errorPayload(CODES.INVALID_REQUEST, 'Binary endpoint: send a binary frame');
+    }
+    ctx = createCtx({ ws: env.ws, platform: env.platform, cursor: binary ? null : (req.cursor ?? null) });
+    const run = async () => {
+      const moduleGuard = env.registry.guardFor(path);
+      if (moduleGuard) await moduleGuard(ctx);
+      if (env.options.beforeExecute) {
+        await env.options.beforeExecute(env.ws, path, binary ? [req.payload, ...args] : args);
+      }
+      if (binary) return { ok: true, data: await fn(ctx, req.payload, ...args) };
+      if (req.stream && meta.kind === 'stream') return subscribeStream(env, ctx, fn, meta, args, req);
+      return { ok: true, data: await fn(ctx, ...args) };
+    };
+    return await withMiddleware(env.registry.middleware, ctx, run);
+  } catch (error) {
+    return failure(error, path, ctx, env.options);
+  }
+}

@@ -1,0 +1,161 @@
+// Types of `svelte-realtime/server` (also the package root).
+
+import type { Platform, ServerWebSocket } from '../runtime/index.js';
+
+export type { Platform, ServerWebSocket };
+
+/** What every live function receives first. */
+export interface LiveContext<UserData = any> {
+  /** What the `upgrade` hook returned (`null` during SSR `.load` without `user`). */
+  user: UserData;
+  /** The connection (`null` during SSR `.load`). */
+  ws: ServerWebSocket<UserData> | null;
+  platform: Platform;
+  /** `platform.publish`. */
+  publish(topic: string, event: string, data?: unknown): boolean;
+  /** The cursor of a `loadMore()` request, else `null`. */
+  cursor: unknown;
+  /** Publishes at once, then at most once per `ms` (last value wins), per connection. */
+  throttle(topic: string, event: string, data: unknown, ms: number): void;
+  /** Publishes after `ms` of silence (last value wins), per connection. */
+  debounce(topic: string, event: string, data: unknown, ms: number): void;
+  /** Point-to-point: publishes on `__signal:<userId>`. */
+  signal(userId: string | number, event: string, data?: unknown): void;
+  [extra: string]: unknown;
+}
+
+export type MergeStrategy = 'crud' | 'latest' | 'set' | 'presence' | 'cursor';
+
+export interface StreamOptions<Ctx = LiveContext> {
+  /** @default 'crud' (channels: 'set') */
+  merge?: MergeStrategy;
+  /** Key field for `crud`. @default 'id' */
+  key?: string;
+  /** Insert new `crud` items at the front. @default false */
+  prepend?: boolean;
+  /** Items kept by `latest`. @default 50 (client side) */
+  max?: number;
+  /** Seq-based replay on reconnect (needs `platform.replay`). @default false */
+  replay?: boolean | { size?: number };
+  /** After the server-side subscribe, before the initial data. Errors are logged. */
+  onSubscribe?(ctx: Ctx, topic: string): unknown;
+  /** When the socket closes (export `close` from `hooks.ws.js`). */
+  onUnsubscribe?(ctx: Ctx, topic: string): unknown;
+  /** Subscribe-time check; false answers FORBIDDEN. */
+  access?(ctx: Ctx): boolean | Promise<boolean>;
+  /** Alias of `access`. */
+  filter?(ctx: Ctx): boolean | Promise<boolean>;
+  /** Delta sync on reconnect. */
+  delta?: { version(): unknown; diff(since: unknown): unknown[] | null | Promise<unknown[] | null> };
+  /** Schema version of the data. */
+  version?: number;
+  /** `migrate[v]` turns a v item into a v+1 item. */
+  migrate?: Record<number, (item: any) => any>;
+}
+
+export interface Page<T> {
+  data: T;
+  hasMore: boolean;
+  cursor?: unknown;
+}
+
+type Init<Args extends unknown[], T> = (ctx: LiveContext, ...args: Args) => T | Promise<T>;
+
+/** A stream export. Calling it runs the init; `.load` is for SSR. */
+export interface LiveStream<Args extends unknown[] = any[], T = unknown> {
+  (ctx: LiveContext, ...args: Args): T | Promise<T>;
+  /** SSR: runs middleware, the module guard, gate, access and init; no subscription. */
+  load(platform: Platform, options?: { args?: Args; user?: unknown }): Promise<T>;
+}
+
+export type LiveFunction<Args extends unknown[] = any[], R = unknown> = (
+  ctx: LiveContext,
+  ...args: Args
+) => R | Promise<R>;
+
+export interface Live {
+  /** Marks `fn(ctx, ...args)` as callable from the client. */
+  <Args extends unknown[], R>(fn: (ctx: LiveContext, ...args: Args) => R | Promise<R>): LiveFunction<Args, R>;
+  /** Initial data from `init`, then live events on `topic`. */
+  stream<Args extends unknown[], T>(
+    topic: string | ((ctx: LiveContext, ...args: Args) => string),
+    init: Init<Args, T>,
+    options?: StreamOptions,
+  ): LiveStream<Args, T>;
+  /** An ephemeral topic with no initial data (merge `set` by default). */
+  channel<Args extends unknown[]>(
+    topic: string | ((ctx: LiveContext, ...args: Args) => string),
+    options?: Pick<StreamOptions, 'merge' | 'key' | 'max' | 'access' | 'filter' | 'onSubscribe' | 'onUnsubscribe'>,
+  ): LiveStream<Args, unknown>;
+  /** `fn(ctx, payload, ...args)` for binary frames; payloads over `maxSize` are refused. */
+  binary<Args extends unknown[], R>(
+    fn: (ctx: LiveContext, payload: ArrayBuffer, ...args: Args) => R | Promise<R>,
+    options?: { /** @default 10485760 */ maxSize?: number },
+  ): LiveFunction<[ArrayBuffer, ...Args], R>;
+  /** Validates the first argument (Standard Schema, Zod or Valibot) before `fn` runs. */
+  validated<Input, Args extends unknown[], R>(
+    schema: unknown,
+    fn: (ctx: LiveContext, input: Input, ...args: Args) => R | Promise<R>,
+  ): LiveFunction<[unknown, ...Args], R>;
+  /** Global middleware, before module guards, in registration order. */
+  middleware(fn: (ctx: LiveContext, next: () => Promise<unknown>) => unknown): void;
+  /** Serves the stream only when `predicate` holds, else `{ data: null, gated: true }`. */
+  gate<S extends LiveStream>(predicate: (ctx: LiveContext, ...args: any[]) => boolean | Promise<boolean>, stream: S): S;
+  access: {
+    owner(field?: string): (ctx: LiveContext) => boolean;
+    team(): (ctx: LiveContext) => boolean;
+    role(map: Record<string, true | false | ((ctx: LiveContext) => boolean)>): (ctx: LiveContext) => boolean;
+    any(...predicates: Array<(ctx: LiveContext) => boolean | Promise<boolean>>): (ctx: LiveContext) => Promise<boolean>;
+    all(...predicates: Array<(ctx: LiveContext) => boolean | Promise<boolean>>): (ctx: LiveContext) => Promise<boolean>;
+  };
+}
+
+export declare const live: Live;
+
+/** Per-module auth: `export const _guard = guard(...fns)`. */
+export declare function guard(...fns: Array<(ctx: LiveContext) => unknown>): (ctx: LiveContext) => Promise<void>;
+
+/** An expected error: code, message and issues reach the client. */
+export declare class LiveError extends Error {
+  constructor(code: string, message?: string, extra?: { issues?: Array<{ path: Array<string | number>; message: string }> });
+  code: string;
+  issues?: Array<{ path: Array<string | number>; message: string }>;
+}
+
+export interface MessageOptions {
+  /** Transforms the platform (once per platform object), e.g. a Redis bus wrapper. */
+  platform?(platform: Platform): Platform;
+  /** After guards, before the function; throw a LiveError to refuse. */
+  beforeExecute?(ws: ServerWebSocket, path: string, args: unknown[]): unknown;
+  /** Unexpected (non-LiveError) errors; the client gets INTERNAL_ERROR. */
+  onError?(path: string, error: unknown, ctx: LiveContext): void;
+  /** Messages that are not RPCs. */
+  onUnhandled?(ws: ServerWebSocket, data: ArrayBuffer, platform: Platform): void;
+}
+
+type MessageHook = (ws: ServerWebSocket, ctx: { data: ArrayBuffer; isBinary?: boolean; platform: Platform }) => void;
+
+/** Returns true when `data` was an RPC (answered asynchronously on `__rpc`). */
+export declare function handleRpc(
+  ws: ServerWebSocket,
+  data: ArrayBuffer | ArrayBufferView | string,
+  platform: Platform,
+  options?: Omit<MessageOptions, 'platform' | 'onUnhandled'>,
+): boolean;
+export declare function createMessage(options?: MessageOptions): MessageHook;
+/** Ready-made `message` hook. */
+export declare const message: MessageHook;
+/** Ready-made `close` hook: fires `onUnsubscribe`. */
+export declare function close(ws: ServerWebSocket, ctx: { platform: Platform }): void;
+/** Subscribes `ws` to `__signal:<userData[idField]>`. */
+export declare function enableSignals(ws: ServerWebSocket, options?: { /** @default 'id' */ idField?: string }): void;
+/** Registers a module's exports (or a lazy loader) under `name`, e.g. `chat` or `rooms/lobby`. */
+export declare function registerModule(name: string, exportsOrLoader: object | (() => Promise<object>)): void;
+
+export declare class Registry {
+  registerModule(name: string, exports: object): void;
+  registerLazy(name: string, loader: () => Promise<object>): void;
+  resolve(path: string): Promise<Function | undefined>;
+  clear(): void;
+}
+export declare const defaultRegistry: Registry;

@@ -1,0 +1,162 @@
+// The message entry points: `handleRpc` (detect, decode, dispatch, respond), `createMessage`
+// and the ready-made `message` hook (reference-protocol §4.1, §4.6, §4.7).
+//
+// Detection is cheap and synchronous: `handleRpc` returns true when the message is an RPC
+// (execution continues asynchronously, so responses may come back out of order) and false
+// otherwise, so the caller can handle its own protocol. Works with any `ws`/`platform` of the
+// adapter's shape, not only the native runtime's.
+
+import { CODES } from './errors.js';
+import { errorPayload, execute } from './execute.js';
+import { defaultRegistry } from './registry.js';
+
+/** Most calls in one batch frame. */
+export const MAX_BATCH = 50;
+const RPC_TOPIC = '__rpc';
+const BATCH_EVENT = '__batch';
+const DROPPED = 2;
+
+const decoder = new TextDecoder();
+
+function bytesOf(data) {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return null;
+}
+
+/** Sends a response envelope; a response dropped for backpressure is worth a warning. */
+function reply(env, event, payload) {
+  let status;
+  try {
+    status = env.platform.send(env.ws, RPC_TOPIC, event, payload);
+  } catch (error) {
+    // The reference platform throws for closed sockets: the client is gone.
+    return;
+  }
+  if (status === DROPPED && env.ws.getBufferedAmount?.() > 0) {
+    console.warn(`[svelte-realtime] response ${event} dropped: the socket is over maxBackpressure`);
+  }
+}
+
+function requestOf(msg) {
+  return {
+    path: msg.rpc,
+    args: msg.args,
+    stream: msg.stream === true,
+    cursor: msg.cursor,
+    version: msg.version,
+    seq: msg.seq,
+    schemaVersion: msg.schemaVersion,
+  };
+}
+
+async function runBatch(env, msg) {
+  const entries = msg.batch;
+  const idOf = (entry) => (typeof entry?.id === 'string' ? entry.id : '');
+  let results;
+  if (entries.length > MAX_BATCH) {
+    // One error per entry, with its id, so the client can settle every call at once (the
+    // reference answered with a single id "" the client could not match, bug §9.16).
+    const error = `Batch exceeds maximum of ${MAX_BATCH} calls`;
+    results = entries.map((entry) => ({ id: idOf(entry), ...errorPayload(CODES.INVALID_REQUEST, error) }));
+  } else {
+    const one = async (entry) => {
+      if (typeof entry?.rpc !== 'string' || typeof entry?.id !== 'string') {
+        return { id: idOf(entry), ...errorPayload(CODES.INVALID_REQUEST, 'Each batch entry requires rpc and id') };
+      }
+      return { id: entry.id, ...(await execute(env, requestOf(entry))) };
+    };
+    if (msg.sequential === true) {
+      results = [];
+      for (const entry of entries) results.push(await one(entry));
+    } else {
+      results = await Promise.all(entries.map(one));
+    }
+  }
+  reply(env, BATCH_EVENT, { batch: results });
+}
+
+function handleBinary(env, bytes) {
+  const headerLength = (bytes[1] << 8) | bytes[2];
+  if (headerLength === 0 || 3 + headerLength > bytes.length) return false;
+  let header;
+  try {
+    header = JSON.parse(decoder.decode(bytes.subarray(3, 3 + headerLength)));
+  } catch {
+    return false;
+  }
+  if (typeof header?.rpc !== 'string' || typeof header.id !== 'string') return false;
+  const payload = bytes.slice(3 + headerLength).buffer;
+  execute(env, { path: header.rpc, args: header.args, payload }).then((result) =>
+    reply(env, header.id, result),
+  );
+  return true;
+}
+
+/**
+ * Handles one message if it is an RPC. Returns true when it was (the response follows
+ * asynchronously on topic `__rpc`), false when the caller should handle it.
+ * @param {any} ws the adapter's WebSocket (`getUserData`, `subscribe`, ...)
+ * @param {ArrayBuffer | ArrayBufferView | string} data
+ * @param {any} platform the adapter's platform (`send`, `publish`, ...)
+ * @param {{ beforeExecute?: Function, onError?: Function }} [options]
+ */
+export function handleRpc(ws, data, platform, options = {}) {
+  let text;
+  if (typeof data === 'string') {
+    if (data.length < 10 || data.charCodeAt(0) !== 0x7b) return false;
+    const third = data.charCodeAt(2);
+    if (third !== 0x72 && third !== 0x62) return false;
+    text = data;
+  } else {
+    const bytes = bytesOf(data);
+    if (!bytes || bytes.length < 4) return false;
+    const env = { ws, platform, options, registry: options.registry ?? defaultRegistry };
+    if (bytes[0] === 0x00) return handleBinary(env, bytes);
+    if (bytes.length < 10 || bytes[0] !== 0x7b || (bytes[2] !== 0x72 && bytes[2] !== 0x62)) return false;
+    text = decoder.decode(bytes);
+  }
+  let msg;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  if (msg === null || typeof msg !== 'object') return false;
+  const env = { ws, platform, options, registry: options.registry ?? defaultRegistry };
+  if (Array.isArray(msg.batch)) {
+    runBatch(env, msg);
+    return true;
+  }
+  if (typeof msg.rpc !== 'string' || typeof msg.id !== 'string') return false;
+  execute(env, requestOf(msg)).then((payload) => reply(env, msg.id, payload));
+  return true;
+}
+
+/**
+ * A `message` hook with options:
+ * - `platform(p)`: transforms the platform (e.g. a Redis bus wrapper); called once per
+ *   platform object, not once per message;
+ * - `beforeExecute(ws, path, args)`: runs after guards, before the function; throw to refuse;
+ * - `onError(path, error, ctx)`: unexpected (non-LiveError) errors;
+ * - `onUnhandled(ws, data, platform)`: messages that are not RPCs.
+ */
+export function createMessage(options = {}) {
+  const transformed = new WeakMap();
+  const platformOf = (platform) => {
+    if (!options.platform) return platform;
+    let p = transformed.get(platform);
+    if (!p) {
+      p = options.platform(platform);
+      transformed.set(platform, p);
+    }
+    return p;
+  };
+  return function message(ws, { data, platform }) {
+    const p = platformOf(platform);
+    if (!handleRpc(ws, data, p, options)) options.onUnhandled?.(ws, data, p);
+  };
+}
+
+/** The ready-made `message` hook: `export { message } from 'svelte-realtime/server'`. */
+export const message = createMessage();
