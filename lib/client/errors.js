@@ -1,0 +1,20 @@
+// RpcError: how a failed call or stream reaches components.
+
+export class RpcError extends Error {
+  /**
+   * @param {string} code e.g. 'VALIDATION', 'TIMEOUT', 'DISCONNECTED'
+   * @param {string} message
+   * @param {Array<{ path: Array<string | number>, message: string }>} [issues]
+   */
+  constructor(code, message, issues) {
+    super(message);
+    this.name = 'RpcError';
+    this.code = code;
+    if (issues !== undefined) this.issues = issues;
+  }
+}
+
+/** The RpcError for a `{ ok: false, code, error, issues }` payload. */
+export function errorFrom(payload) {
+  return new RpcError(payload?.code || 'UNKNOWN', payload?.error || 'Unknown error', payload?.issues);
+}
