@@ -9,6 +9,21 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** A stream value with its merge rules; every value goes in and out as JSON text. */
+export declare class NativeMergeState {
+  /**
+   * Starts from `initialJson` (`null` when left out). Throws on an unknown merge name, a
+   * `max` that is not a positive integer, or invalid JSON.
+   */
+  constructor(options: NativeMergeOptions, initialJson?: string | undefined | null)
+  /** Merges one event whose data is `dataJson`. */
+  apply(event: string, dataJson: string): void
+  /** The current value as JSON text. */
+  valueJson(): string
+  /** Replaces the whole value and rebuilds the index. */
+  setValueJson(json: string): void
+}
+
 /** A running server. Create it with options and an event callback; it listens at once. */
 export declare class NativeServer {
   /**
@@ -63,6 +78,30 @@ export interface NativeHooks {
   subscribe: boolean
   drain: boolean
   http: boolean
+}
+
+/** Options of `new NativeMergeState(...)`, the merge fields of `live.stream()` options. */
+export interface NativeMergeOptions {
+  /**
+   * `'crud'`, `'latest'`, `'set'`, `'presence'` or `'cursor'`.
+   * @default 'crud'
+   */
+  merge?: string
+  /**
+   * Key field for `crud`.
+   * @default 'id'
+   */
+  key?: string
+  /**
+   * `crud`: new items go first.
+   * @default false
+   */
+  prepend?: boolean
+  /**
+   * `latest`: items kept, a positive integer.
+   * @default 50
+   */
+  max?: number
 }
 
 /** Options of `new NativeServer(...)`. Times are in seconds, sizes in bytes. */

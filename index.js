@@ -773,6 +773,7 @@ if (
   }
 }
 
-const { NativeServer } = nativeBinding
+const { NativeMergeState, NativeServer } = nativeBinding
+export { NativeMergeState }
 export { NativeServer }
 export const __napiBindingTarget = __napiLoadedBindingTarget

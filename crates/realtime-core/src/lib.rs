@@ -15,6 +15,7 @@ pub mod control;
 pub mod envelope;
 pub mod events;
 pub mod hub;
+pub mod merge;
 pub mod origin;
 pub mod outbox;
 pub mod server;
