@@ -51,6 +51,13 @@ export declare class NativeServer {
   unsubscribe(id: number, topic: string): boolean
   isSubscribed(id: number, topic: string): boolean
   topics(id: number): Array<string>
+  /**
+   * Keeps server-side state for a presence/cursor channel topic until its last
+   * subscriber leaves; publishes to it are merged in. `merge` is a strategy name.
+   */
+  trackTopic(topic: string, merge: string, key: string): void
+  /** The tracked state of a channel topic as JSON text, or null when untracked. */
+  topicState(topic: string): string | null
   subscriberCount(topic: string): number
   connectionCount(): number
   bufferedAmount(id: number): number

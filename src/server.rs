@@ -18,6 +18,7 @@ use napi::bindgen_prelude::{Buffer, Function, Uint8ArraySlice};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Either, Status};
 use napi_derive::napi;
+use realtime_core::merge::MergeOptions;
 use realtime_core::server::{HttpResponse, UpgradeDecision};
 use realtime_core::{EventQueue, RunningServer, SendStatus};
 
@@ -175,6 +176,30 @@ impl NativeServer {
     #[napi]
     pub fn topics(&self, id: i64) -> napi::Result<Vec<String>> {
         Ok(self.server()?.topics(id_of(id)))
+    }
+
+    /// Keeps server-side state for a presence/cursor channel topic until its last
+    /// subscriber leaves; publishes to it are merged in. `merge` is a strategy name.
+    #[napi]
+    pub fn track_topic(&self, topic: String, merge: String, key: String) -> napi::Result<()> {
+        let strategy = merge
+            .parse()
+            .map_err(|e: realtime_core::merge::MergeOptionsError| {
+                napi::Error::from_reason(e.to_string())
+            })?;
+        let options = MergeOptions {
+            strategy,
+            key,
+            ..MergeOptions::default()
+        };
+        self.server()?.track_topic(&topic, options);
+        Ok(())
+    }
+
+    /// The tracked state of a channel topic as JSON text, or null when untracked.
+    #[napi]
+    pub fn topic_state(&self, topic: String) -> napi::Result<Option<String>> {
+        Ok(self.server()?.topic_state_json(&topic))
     }
 
     #[napi]

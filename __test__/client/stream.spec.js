@@ -250,3 +250,32 @@ describe('stream stores against a real server', () => {
     stop();
   });
 });
+
+describe('channels over the native runtime', () => {
+  it('a late joiner of a presence channel gets who is already there; leaves are merged', async () => {
+    env = await startRealtime({
+      room: {
+        typing: live.channel('typing:lobby', {
+          merge: 'presence',
+          onUnsubscribe: (ctx, topic) => ctx.publish(topic, 'leave', { key: ctx.user.id }),
+        }),
+        start: live((ctx) => ctx.publish('typing:lobby', 'join', { key: ctx.user.id, data: { name: ctx.user.name } })),
+      },
+    }, { hooks: { upgrade: ({ url }) => ({ id: new URL(url, 'http://x').searchParams.get('u') ?? 'me', name: 'Me' }) } });
+    // A first user (raw socket) joins and announces itself.
+    const { connect: rawConnect } = await import('../helpers.js');
+    const other = await rawConnect(`${env.server.wsUrl}?u=bob`);
+    other.send(JSON.stringify({ rpc: 'room/typing', id: 'o1', args: [], stream: true }));
+    await other.next();
+    other.send(JSON.stringify({ rpc: 'room/start', id: 'o2', args: [] }));
+    // bob hears his own join, then the answer to his call.
+    expect(JSON.parse(await other.next())).toMatchObject({ topic: 'typing:lobby', event: 'join' });
+    expect(JSON.parse(await other.next())).toMatchObject({ topic: '__rpc', event: 'o2' });
+    // The client subscribes later and still sees bob.
+    const typing = watch(__stream('room/typing', { merge: 'presence' }));
+    await waitFor(() => Array.isArray(typing.last) && typing.last.length === 1);
+    expect(typing.last).toEqual([{ key: 'bob', data: { name: 'Me' } }]);
+    other.close();
+    await waitFor(() => typing.last.length === 0);
+  });
+});

@@ -12,6 +12,28 @@ const encoder = new TextEncoder();
 /** Internal hooks of the runtime, not part of the public API. */
 export const internals = Symbol('svelte-realtime.ws');
 
+/**
+ * Server-held channel state (presence/cursor), read by svelte-realtime/server's stream path
+ * through this registry symbol so the two layers share no imports.
+ */
+const TOPIC_STATE = Symbol.for('svelte-realtime.topicState');
+const topicStates = new WeakMap();
+
+function topicStateOf(native) {
+  let capability = topicStates.get(native);
+  if (!capability) {
+    capability = {
+      track: (topic, { merge, key }) => native.trackTopic(topic, merge, key ?? 'id'),
+      snapshot: (topic) => {
+        const json = native.topicState(topic);
+        return json === null || json === undefined ? undefined : JSON.parse(json);
+      },
+    };
+    topicStates.set(native, capability);
+  }
+  return capability;
+}
+
 function assertTopic(topic) {
   if (typeof topic !== 'string') {
     throw new TypeError(`topic must be a string, got ${typeof topic}`);
@@ -135,5 +157,9 @@ export class ServerWebSocket {
 
   get [internals]() {
     return this.#handle;
+  }
+
+  get [TOPIC_STATE]() {
+    return topicStateOf(this.#native);
   }
 }

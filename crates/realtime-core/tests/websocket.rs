@@ -208,3 +208,45 @@ async fn abort_drops_the_socket_with_1006() {
     let (_, code, _) = ts.expect_close();
     assert_eq!(code, 1006);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracked_channel_state_follows_publishes_and_ends_with_the_last_subscriber() {
+    use realtime_core::merge::{MergeOptions, Strategy};
+    let ts = start(config());
+    let mut first = connect(&ts.ws_url()).await;
+    let a = ts.expect_open();
+    let presence = MergeOptions {
+        strategy: Strategy::Presence,
+        ..MergeOptions::default()
+    };
+    ts.server.track_topic("typing:lobby", presence.clone());
+    ts.server.subscribe(a, "typing:lobby");
+    ts.server.publish(
+        "typing:lobby",
+        "join",
+        Some(r#"{"key":"alice","data":{"name":"Alice"}}"#),
+    );
+    assert_eq!(
+        ts.server.topic_state_json("typing:lobby").as_deref(),
+        Some(r#"[{"key":"alice","data":{"name":"Alice"}}]"#),
+        "a late joiner is answered with this"
+    );
+    let _second = connect(&ts.ws_url()).await;
+    let b = ts.expect_open();
+    ts.server.track_topic("typing:lobby", presence);
+    ts.server.subscribe(b, "typing:lobby");
+    assert!(
+        ts.server
+            .topic_state_json("typing:lobby")
+            .unwrap()
+            .contains("alice")
+    );
+    ts.server.unsubscribe(b, "typing:lobby");
+    assert!(
+        ts.server.topic_state_json("typing:lobby").is_some(),
+        "alice is still there"
+    );
+    first.close(None).await.expect("close works");
+    ts.expect_close();
+    assert_eq!(ts.server.topic_state_json("typing:lobby"), None);
+}

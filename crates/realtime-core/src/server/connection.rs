@@ -169,6 +169,10 @@ impl Conn {
             return false;
         }
         shared.hub.unsubscribe(topic, self.id);
+        drop(topics);
+        shared
+            .topic_states
+            .forget_if_unwatched(topic, shared.hub.subscriber_count(topic));
         true
     }
 
@@ -189,10 +193,15 @@ impl Conn {
     fn leave_all_topics(&self, shared: &Shared) {
         let mut topics = self.topics.lock();
         topics.closed = true;
-        for topic in topics.subscribed.drain() {
-            shared.hub.unsubscribe(&topic, self.id);
-        }
+        let left: Vec<Arc<str>> = topics.subscribed.drain().collect();
         topics.granted.clear();
+        drop(topics);
+        for topic in left {
+            shared.hub.unsubscribe(&topic, self.id);
+            shared
+                .topic_states
+                .forget_if_unwatched(&topic, shared.hub.subscriber_count(&topic));
+        }
     }
 
     /// Queues the `Close` event unless it was queued already.

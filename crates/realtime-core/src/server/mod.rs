@@ -12,6 +12,7 @@ mod http;
 mod listener;
 mod shutdown;
 mod stall_io;
+mod topic_state;
 mod upgrade;
 
 use std::collections::HashMap;
@@ -68,6 +69,8 @@ pub(crate) struct Shared {
     pub ws_config: WebSocketConfig,
     pub events: Arc<EventQueue>,
     pub hub: Hub<Arc<Conn>>,
+    /// State of presence/cursor channel topics (see `topic_state`).
+    pub topic_states: topic_state::TopicStates,
     /// Open WebSockets by id. Read-mostly: lookups on every send.
     conns: Box<[ConnShard]>,
     conn_count: AtomicUsize,
@@ -97,6 +100,7 @@ impl Shared {
             ws_config,
             events,
             hub: Hub::new(),
+            topic_states: topic_state::TopicStates::default(),
             conns: (0..CONN_SHARDS)
                 .map(|_| RwLock::new(HashMap::new()))
                 .collect(),
@@ -276,7 +280,9 @@ impl RunningServer {
     }
 
     /// Publishes an envelope to every subscriber of `topic`; returns how many were reached.
+    /// A tracked channel topic merges the event into its state first.
     pub fn publish(&self, topic: &str, event: &str, data_json: Option<&str>) -> usize {
+        self.shared.topic_states.apply(topic, event, data_json);
         if self.shared.hub.subscriber_count(topic) == 0 {
             return 0;
         }
@@ -315,6 +321,17 @@ impl RunningServer {
             .conn(id)
             .map(|conn| conn.topics())
             .unwrap_or_default()
+    }
+
+    /// Keeps server-side state for a presence/cursor channel topic (until its last
+    /// subscriber leaves); later publishes to it are merged in.
+    pub fn track_topic(&self, topic: &str, options: crate::merge::MergeOptions) {
+        self.shared.topic_states.track(topic, options);
+    }
+
+    /// The tracked state of `topic` as JSON text.
+    pub fn topic_state_json(&self, topic: &str) -> Option<String> {
+        self.shared.topic_states.snapshot(topic)
     }
 
     pub fn subscriber_count(&self, topic: &str) -> usize {
