@@ -97,6 +97,11 @@ export interface Live {
     schema: unknown,
     fn: (ctx: LiveContext, input: Input, ...args: Args) => R | Promise<R>,
   ): LiveFunction<[unknown, ...Args], R>;
+  /**
+   * Runs `fn` on a 5-field cron schedule (standard semantics, local time) and publishes its
+   * result as a `set` event on `topic`.
+   */
+  cron<R>(schedule: string, topic: string, fn: () => R | Promise<R>): () => Promise<R>;
   /** Global middleware, before module guards, in registration order. */
   middleware(fn: (ctx: LiveContext, next: () => Promise<unknown>) => unknown): void;
   /** Serves the stream only when `predicate` holds, else `{ data: null, gated: true }`. */
@@ -159,3 +164,8 @@ export declare class Registry {
   clear(): void;
 }
 export declare const defaultRegistry: Registry;
+
+/** The platform cron jobs publish with (otherwise captured from the first RPC). */
+export declare function setCronPlatform(platform: Platform): void;
+/** Receives failing cron jobs as `(path, error)`. */
+export declare function onCronError(handler: (path: string, error: unknown) => void): void;

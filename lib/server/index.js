@@ -5,6 +5,7 @@ export { LiveError } from './errors.js';
 export { handleRpc, createMessage, message } from './rpc.js';
 export { close } from './stream.js';
 export { enableSignals } from './ctx.js';
+export { setCronPlatform, onCronError } from './cron.js';
 export { Registry, defaultRegistry } from './registry.js';
 
 import { defaultRegistry } from './registry.js';

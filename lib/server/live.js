@@ -6,6 +6,7 @@ import { mark, metaOf } from './meta.js';
 import { defaultRegistry } from './registry.js';
 import { validatorFor } from './validate.js';
 import { loadStream } from './ssr.js';
+import { cron } from './cron.js';
 
 /** Gives a stream function its SSR `.load(platform, { args, user })`. */
 function withLoad(fn) {
@@ -134,6 +135,9 @@ live.validated = function validated(schema, fn) {
   };
   return mark(wrapped, { kind: 'rpc' });
 };
+
+/** Runs `fn` on a cron schedule and publishes its result as `set` on `topic`. */
+live.cron = cron;
 
 /** Global middleware `(ctx, next) => any`, run in registration order before module guards. */
 live.middleware = function middleware(fn) {

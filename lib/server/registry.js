@@ -3,6 +3,7 @@
 // environment makes its own so tests stay independent.
 
 import { metaOf } from './meta.js';
+import { addCronJob, clearCronJobs } from './cron.js';
 
 /** `module/export`: at least two segments of `[a-zA-Z0-9_]`. */
 export const PATH_PATTERN = /^[a-zA-Z0-9_]+(?:\/[a-zA-Z0-9_]+)+$/;
@@ -35,6 +36,8 @@ export class Registry {
       if (exportName === '_guard') {
         if (meta.kind !== 'guard') throw new TypeError(`${name}._guard must be made with guard(...)`);
         this.guards.set(name, value);
+      } else if (meta.kind === 'cron') {
+        addCronJob(`${name}/${exportName}`, meta);
       } else if (meta.kind !== 'guard') {
         this.handlers.set(`${name}/${exportName}`, value);
         this.paths.set(value, `${name}/${exportName}`);
@@ -78,6 +81,7 @@ export class Registry {
     this.guards.clear();
     this.lazy.clear();
     this.middleware.length = 0;
+    clearCronJobs();
   }
 }
 

@@ -9,6 +9,7 @@
 import { CODES } from './errors.js';
 import { errorPayload, execute } from './execute.js';
 import { defaultRegistry } from './registry.js';
+import { captureCronPlatform } from './cron.js';
 
 /** Most calls in one batch frame. */
 export const MAX_BATCH = 50;
@@ -102,6 +103,7 @@ function handleBinary(env, bytes) {
  * @param {{ beforeExecute?: Function, onError?: Function }} [options]
  */
 export function handleRpc(ws, data, platform, options = {}) {
+  captureCronPlatform(platform);
   let text;
   if (typeof data === 'string') {
     if (data.length < 10 || data.charCodeAt(0) !== 0x7b) return false;
