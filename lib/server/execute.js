@@ -77,7 +77,8 @@ export async function execute(env, req) {
       return errorPayload(CODES.INVALID_REQUEST, 'args must be an array');
     }
     const args = req.args ?? [];
-    const fn = await env.registry.resolve(path);
+    // Registered functions are found without a promise hop; lazy modules load first.
+    const fn = env.registry.handlers.get(path) ?? (await env.registry.resolve(path));
     if (!fn) return errorPayload(CODES.NOT_FOUND, 'Not found');
     const meta = metaOf(fn);
     const binary = req.payload !== undefined;
