@@ -147,6 +147,13 @@ export function connect(overrides) {
   if (!socket && !timer) open();
 }
 
+/** Connects now even if a reconnect is scheduled (the "retry now" button). */
+export function reconnectNow() {
+  clearTimeout(timer);
+  timer = null;
+  connect();
+}
+
 /** Sets options for the next connection (`path`, `url`, reconnect timings). */
 export function configureConnection(overrides, hooks = {}) {
   options = { ...options, ...overrides };

@@ -57,6 +57,8 @@ export interface ClientConfig extends ConnectionOptions {
 export declare function configure(config: ClientConfig): void;
 export declare function connect(options?: ConnectionOptions): void;
 export declare function disconnect(): void;
+/** Connects now, even if a reconnect attempt is scheduled later. */
+export declare function reconnectNow(): void;
 
 /** Sends the calls made in `fn` as one frame (at most 50). */
 export declare function batch<T extends readonly unknown[] | []>(

@@ -2,13 +2,13 @@
 // generated `$live/...` stubs call (`__rpc`, `__stream`, `__binary`). Browser-only: no Node
 // imports, no dependency on svelte-adapter-uws.
 
-import { configureConnection, connect, disconnect, listen, resetConnection, status } from './connection.js';
+import { configureConnection, connect, disconnect, listen, reconnectNow, resetConnection, status } from './connection.js';
 import { batch, binaryFunction, configureCalls, resetCalls, rpcFunction } from './rpc.js';
 import { streamExport } from './stream.js';
 import { writable } from './store.js';
 
 export { RpcError } from './errors.js';
-export { batch, status, connect, disconnect };
+export { batch, status, connect, disconnect, reconnectNow };
 
 /** Stub helper: the client function of a `live()` export. */
 export const __rpc = rpcFunction;

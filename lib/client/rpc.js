@@ -9,7 +9,7 @@
 // sent later and executed).
 
 import { RpcError, errorFrom } from './errors.js';
-import { getStatus, send, status, tap, unqueue } from './connection.js';
+import { connect, getStatus, send, status, tap, unqueue } from './connection.js';
 
 /** Most calls in one batch frame (the server refuses more). */
 export const MAX_BATCH = 50;
@@ -224,6 +224,7 @@ const offlineQueue = [];
 
 function queueOffline(path, args) {
   wire();
+  connect();
   return new Promise((resolve, reject) => {
     offlineQueue.push({ path, args, queuedAt: Date.now(), resolve, reject });
     if (offlineQueue.length > settings.offline.maxQueue) {
