@@ -279,3 +279,29 @@ describe('channels over the native runtime', () => {
     await waitFor(() => typing.last.length === 0);
   });
 });
+
+describe('rooms from the browser', () => {
+  it('board.data(id), board.presence(id), board.addCard(id, title)', async () => {
+    const { __room } = await import('../../lib/client/index.js');
+    env = await startRealtime(
+      {
+        collab: {
+          board: live.room({
+            topic: (ctx, boardId) => 'board:' + boardId,
+            init: async () => [],
+            presence: (ctx) => ({ name: ctx.user.name }),
+            actions: { addCard: async (ctx, boardId, title) => (ctx.publish('created', { id: 1, title }), { id: 1, title }) },
+          }),
+        },
+      },
+      { hooks: { upgrade: () => ({ id: 'me', name: 'Me' }) } },
+    );
+    const board = __room('collab/board', { presence: true, actions: ['addCard'] });
+    const data = watch(board.data('b1'));
+    const users = watch(board.presence('b1'));
+    await waitFor(() => Array.isArray(data.last) && users.last?.length === 1);
+    expect(users.last).toEqual([{ key: 'me', data: { name: 'Me' } }]);
+    expect(await board.addCard('b1', 'New card')).toEqual({ id: 1, title: 'New card' });
+    await waitFor(() => data.last.length === 1);
+  });
+});

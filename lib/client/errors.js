@@ -16,5 +16,8 @@ export class RpcError extends Error {
 
 /** The RpcError for a `{ ok: false, code, error, issues }` payload. */
 export function errorFrom(payload) {
-  return new RpcError(payload?.code || 'UNKNOWN', payload?.error || 'Unknown error', payload?.issues);
+  const error = new RpcError(payload?.code || 'UNKNOWN', payload?.error || 'Unknown error', payload?.issues);
+  // RATE_LIMITED answers say when to retry (ms).
+  if (typeof payload?.retryAfter === 'number') error.retryAfter = payload.retryAfter;
+  return error;
 }

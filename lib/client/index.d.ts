@@ -119,3 +119,8 @@ export declare function __stream(
 ): StreamStore<any> | ((...args: any[]) => StreamStore<any>);
 /** @internal */
 export declare function __binary(path: string): (payload: ArrayBuffer | ArrayBufferView, ...args: any[]) => Promise<any>;
+/** @internal */
+export declare function __room(
+  path: string,
+  options?: { presence?: boolean; cursors?: boolean; actions?: string[]; merge?: string; key?: string },
+): Record<string, any>;

@@ -17,6 +17,18 @@ export const __stream = streamExport;
 /** Stub helper: the client function of a `live.binary()` export. */
 export const __binary = binaryFunction;
 
+/**
+ * Stub helper: a `live.room()` export: `{ data(...args), presence(...args)?,
+ * cursors(...args)?, [action](...args) }`.
+ */
+export function __room(path, { presence = false, cursors = false, actions = [], merge, key } = {}) {
+  const room = { data: streamExport(`${path}/__data`, { merge, key }, true) };
+  if (presence) room.presence = streamExport(`${path}/__presence`, { merge: 'presence' }, true);
+  if (cursors) room.cursors = streamExport(`${path}/__cursors`, { merge: 'cursor' }, true);
+  for (const name of actions) room[name] = rpcFunction(`${path}/__action/${name}`);
+  return room;
+}
+
 let hooks = { onConnect: null, onDisconnect: null };
 let watching = null;
 

@@ -33,7 +33,9 @@ function isLiveError(error) {
 /** Turns a thrown value into a payload; unexpected errors go to `onError` or the log. */
 export function failure(error, path, ctx, options) {
   if (isLiveError(error)) {
-    return errorPayload(error.code, error.message, Array.isArray(error.issues) ? error.issues : undefined);
+    const payload = errorPayload(error.code, error.message, Array.isArray(error.issues) ? error.issues : undefined);
+    if (Number.isFinite(error.retryAfter)) payload.retryAfter = error.retryAfter;
+    return payload;
   }
   try {
     if (options.onError) options.onError(path, error, ctx);

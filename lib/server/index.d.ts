@@ -102,6 +102,41 @@ export interface Live {
    * result as a `set` event on `topic`.
    */
   cron<R>(schedule: string, topic: string, fn: () => R | Promise<R>): () => Promise<R>;
+  /** A sliding-window limit per caller (user id, else connection) around `fn`. */
+  rateLimit<F extends LiveFunction>(config: { points: number; window: number; key?(ctx: LiveContext): string | Promise<string> }, fn: F): F;
+  /** A stream recomputed when a source topic publishes; topic `__derived:<module>/<export>`. */
+  derived<T>(sources: string | string[], fn: (ctx?: LiveContext, ...args: any[]) => T | Promise<T>, options?: { /** @default 'set' */ merge?: MergeStrategy; /** @default 0 */ debounce?: number }): LiveStream<any[], T>;
+  /** A side effect of publishes on source topics; not callable by clients. */
+  effect(sources: string | string[], fn: (event: string, data: any, platform: Platform) => unknown, options?: { debounce?: number }): unknown;
+  /** Incremental reducers over a source topic, published as `set` on `options.topic`. */
+  aggregate(
+    source: string | string[],
+    reducers: Record<string, { init(): unknown; reduce(acc: any, event: string, data: any): unknown } | { compute(state: Record<string, any>): unknown }>,
+    options: { topic: string; debounce?: number },
+  ): LiveStream<[], Record<string, unknown>>;
+  /** Data, presence, cursors and scoped actions under one export. */
+  room(config: {
+    topic: string | ((ctx: LiveContext, ...args: any[]) => string);
+    init?(ctx: LiveContext, ...args: any[]): unknown;
+    presence?(ctx: LiveContext): unknown;
+    cursors?: boolean;
+    guard?(ctx: LiveContext, ...args: any[]): unknown;
+    onJoin?(ctx: LiveContext, ...args: any[]): unknown;
+    onLeave?(ctx: LiveContext): unknown;
+    actions?: Record<string, (ctx: LiveContext & { publish(event: string, data?: unknown): boolean }, ...args: any[]) => unknown>;
+    /** @default 'crud' */
+    merge?: MergeStrategy;
+    /** @default 'id' */
+    key?: string;
+  }): unknown;
+  /** HTTP webhook → publish. */
+  webhook(
+    topic: string,
+    config: {
+      verify?(input: { body: unknown; headers: Record<string, string> }): unknown;
+      transform?(event: any): { event: string; data?: unknown } | null | undefined | Promise<{ event: string; data?: unknown } | null | undefined>;
+    },
+  ): { handle(input: { body: unknown; headers: Record<string, string>; platform?: Platform }): Promise<{ status: number; body: string }> };
   /** Global middleware, before module guards, in registration order. */
   middleware(fn: (ctx: LiveContext, next: () => Promise<unknown>) => unknown): void;
   /** Serves the stream only when `predicate` holds, else `{ data: null, gated: true }`. */
@@ -169,3 +204,17 @@ export declare const defaultRegistry: Registry;
 export declare function setCronPlatform(platform: Platform): void;
 /** Receives failing cron jobs as `(path, error)`. */
 export declare function onCronError(handler: (path: string, error: unknown) => void): void;
+
+export interface PipeTransform {
+  transformInit(data: unknown, ctx: LiveContext): unknown;
+}
+/** Transforms of a stream's initial data. */
+export declare const pipe: {
+  <S extends LiveStream>(stream: S, ...transforms: PipeTransform[]): S;
+  filter(predicate: (ctx: LiveContext, item: any) => boolean | Promise<boolean>): PipeTransform;
+  sort(field: string, direction?: 'asc' | 'desc'): PipeTransform;
+  limit(n: number): PipeTransform;
+  join(field: string, resolver: (value: any, ctx: LiveContext) => unknown, as: string): PipeTransform;
+};
+/** Makes publishes through `platform` trigger derived streams, effects and aggregates. */
+export declare function _activateDerived(platform: Platform): void;

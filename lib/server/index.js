@@ -1,6 +1,8 @@
 // `svelte-realtime/server` (also the package root): define live functions and streams, and
 // wire them into the WebSocket hooks.
 export { live, guard } from './live.js';
+export { pipe } from './pipe.js';
+export { activate as _activateDerived } from './reactive.js';
 export { LiveError } from './errors.js';
 export { handleRpc, createMessage, message } from './rpc.js';
 export { close } from './stream.js';
@@ -19,3 +21,9 @@ export function registerModule(name, exportsOrLoader) {
   if (typeof exportsOrLoader === 'function') defaultRegistry.registerLazy(name, exportsOrLoader);
   else defaultRegistry.registerModule(name, exportsOrLoader);
 }
+
+import { live } from './live.js';
+import { room } from './room.js';
+
+/** Data, presence, cursors and scoped actions under one export. */
+live.room = room;

@@ -7,6 +7,9 @@ import { defaultRegistry } from './registry.js';
 import { validatorFor } from './validate.js';
 import { loadStream } from './ssr.js';
 import { cron } from './cron.js';
+import { rateLimit } from './ratelimit.js';
+import { aggregate, derived, effect } from './reactive.js';
+import { webhook } from './webhook.js';
 
 /** Gives a stream function its SSR `.load(platform, { args, user })`. */
 function withLoad(fn) {
@@ -138,6 +141,16 @@ live.validated = function validated(schema, fn) {
 
 /** Runs `fn` on a cron schedule and publishes its result as `set` on `topic`. */
 live.cron = cron;
+/** A sliding-window limit per caller around `fn`. */
+live.rateLimit = rateLimit;
+/** A stream recomputed when a source topic publishes. */
+live.derived = derived;
+/** A server-side side effect of publishes on source topics. */
+live.effect = effect;
+/** Incremental reducers over a source topic, published and served as a stream. */
+live.aggregate = aggregate;
+/** An HTTP webhook → publish bridge (`.handle({ body, headers, platform })`). */
+live.webhook = webhook;
 
 /** Global middleware `(ctx, next) => any`, run in registration order before module guards. */
 live.middleware = function middleware(fn) {

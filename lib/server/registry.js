@@ -4,6 +4,7 @@
 
 import { metaOf } from './meta.js';
 import { addCronJob, clearCronJobs } from './cron.js';
+import { addReaction, clearReactions } from './reactive.js';
 
 /** `module/export`: at least two segments of `[a-zA-Z0-9_]`. */
 export const PATH_PATTERN = /^[a-zA-Z0-9_]+(?:\/[a-zA-Z0-9_]+)+$/;
@@ -21,6 +22,8 @@ export class Registry {
   middleware = [];
   /** @type {WeakMap<Function, string>} function → its path, for SSR `.load` */
   paths = new WeakMap();
+  /** @type {Map<string, string>} room endpoint path → its module */
+  moduleOf = new Map();
 
   /**
    * Registers the live exports of one module (`chat` for `src/live/chat.js`). `_guard`
@@ -38,12 +41,32 @@ export class Registry {
         this.guards.set(name, value);
       } else if (meta.kind === 'cron') {
         addCronJob(`${name}/${exportName}`, meta);
+      } else if (meta.kind === 'webhook') {
+        // Called from HTTP endpoints, never over the WebSocket.
+      } else if (meta.kind === 'effect') {
+        addReaction(`${name}/${exportName}`, meta);
+      } else if (meta.kind === 'room') {
+        this.registerRoom(name, exportName, meta);
       } else if (meta.kind !== 'guard') {
         this.handlers.set(`${name}/${exportName}`, value);
         this.paths.set(value, `${name}/${exportName}`);
+        if (meta.reaction) addReaction(`${name}/${exportName}`, meta);
       }
     }
     this.lazy.delete(name);
+  }
+
+  /**
+   * A room's endpoints live under `module/room/`: `__data`, `__presence`, `__cursors` and
+   * `__action/<name>`; they keep the module's guard (reference bug §9.3).
+   */
+  registerRoom(name, exportName, meta) {
+    for (const [suffix, fn] of Object.entries(meta.endpoints)) {
+      const path = `${name}/${exportName}/${suffix}`;
+      this.handlers.set(path, fn);
+      this.paths.set(fn, path);
+      this.moduleOf.set(path, name);
+    }
   }
 
   /** Registers a module to import on first use (production builds stay lazy). */
@@ -55,9 +78,9 @@ export class Registry {
   async resolve(path) {
     const found = this.handlers.get(path);
     if (found) return found;
-    const moduleName = path.slice(0, path.lastIndexOf('/'));
+    const moduleName = this.lazyModuleFor(path);
+    if (moduleName === undefined) return undefined;
     const loader = this.lazy.get(moduleName);
-    if (!loader) return undefined;
     let loading = this.loading.get(moduleName);
     if (!loading) {
       loading = Promise.resolve()
@@ -70,9 +93,20 @@ export class Registry {
     return this.handlers.get(path);
   }
 
+  /** The lazy module `path` may belong to (the longest registered prefix). */
+  lazyModuleFor(path) {
+    let end = path.lastIndexOf('/');
+    while (end > 0) {
+      const candidate = path.slice(0, end);
+      if (this.lazy.has(candidate)) return candidate;
+      end = path.lastIndexOf('/', end - 1);
+    }
+    return undefined;
+  }
+
   /** The guard of the module that holds `path`. */
   guardFor(path) {
-    return this.guards.get(path.slice(0, path.lastIndexOf('/')));
+    return this.guards.get(this.moduleOf.get(path) ?? path.slice(0, path.lastIndexOf('/')));
   }
 
   /** Forgets everything (server-side HMR re-registers from scratch). */
@@ -81,7 +115,9 @@ export class Registry {
     this.guards.clear();
     this.lazy.clear();
     this.middleware.length = 0;
+    this.moduleOf.clear();
     clearCronJobs();
+    clearReactions();
   }
 }
 

@@ -10,6 +10,7 @@ import { CODES } from './errors.js';
 import { errorPayload, execute } from './execute.js';
 import { defaultRegistry } from './registry.js';
 import { captureCronPlatform } from './cron.js';
+import { activate, hasReactions } from './reactive.js';
 
 /** Most calls in one batch frame. */
 export const MAX_BATCH = 50;
@@ -104,6 +105,7 @@ function handleBinary(env, bytes) {
  */
 export function handleRpc(ws, data, platform, options = {}) {
   captureCronPlatform(platform);
+  if (hasReactions()) activate(platform);
   let text;
   if (typeof data === 'string') {
     if (data.length < 10 || data.charCodeAt(0) !== 0x7b) return false;

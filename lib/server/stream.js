@@ -70,7 +70,10 @@ export async function subscribeStream(env, ctx, fn, meta, args, req) {
   if (meta.gate && !(await meta.gate(ctx, ...args))) {
     return { ok: true, data: null, gated: true };
   }
-  let topic = meta.topic;
+  let topic = meta.topicRef ? meta.topicRef.value : meta.topic;
+  if (typeof topic !== 'string' && !meta.dynamic) {
+    throw new TypeError('this stream has no topic yet: register its module first');
+  }
   if (meta.dynamic) {
     topic = await meta.topic(ctx, ...args);
     if (typeof topic !== 'string' || topic === '') {
