@@ -187,7 +187,6 @@ export declare class RealtimeServer {
   };
   /** Graceful shutdown; idempotent (every call returns the same promise). */
   close(): Promise<void>;
-  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Starts the server; resolves once it listens. */
