@@ -83,6 +83,30 @@ describe('connection', () => {
   });
 });
 
+describe('offline replay options', () => {
+  it('maxAge expires old calls; replay() reorders what is sent', async () => {
+    const order = [];
+    env = await startRealtime(
+      { m: { save: live((ctx, n) => (order.push(n), n)) } },
+      { configure: { reconnectInterval: 30_000, maxReconnectInterval: 30_000 } },
+    );
+    await __rpc('m/save')(0);
+    order.length = 0;
+    configure({ offline: { queue: true, maxAge: 80, replay: (calls) => [...calls].reverse() } });
+    dropAll(env);
+    await waitFor(() => getStatus() !== 'open');
+    const old = __rpc('m/save').fresh(1).catch((e) => e.code);
+    await sleep(120);
+    const a = __rpc('m/save').fresh(2);
+    const b = __rpc('m/save').fresh(3);
+    const { reconnectNow } = await import('../../lib/client/index.js');
+    reconnectNow();
+    expect(await old).toBe('STALE');
+    expect(await Promise.all([a, b])).toEqual([2, 3]);
+    expect(order).toEqual([3, 2]);
+  });
+});
+
 import { getStatus } from '../../lib/client/connection.js';
 
 /** Starts a second server on a given port with the same module. */

@@ -275,3 +275,18 @@ describe('definition errors', () => {
     expect(error).toBeInstanceOf(Error);
   });
 });
+
+describe('a socket that closed during the request', () => {
+  it('a subscribe that throws answers CONNECTION_CLOSED', async () => {
+    const m = { s: live.stream('t', () => []) };
+    const ws = fakeSocket();
+    ws.subscribe = () => {
+      throw new Error('Invalid access of closed uWS.WebSocket');
+    };
+    expect(await rpc({ registry: registryWith({ m }), ws }, stream('m/s'))).toEqual({
+      ok: false,
+      code: 'CONNECTION_CLOSED',
+      error: 'WebSocket closed',
+    });
+  });
+});

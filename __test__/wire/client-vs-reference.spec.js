@@ -73,3 +73,39 @@ describe('client against a reference-behaving server', () => {
     expect(values.filter((v) => v === undefined)).toHaveLength(1); // only the initial loading state
   });
 });
+
+describe('client error codes for odd server answers', () => {
+  it('UNKNOWN for an error without code; STREAM_ERROR for an unusable stream reply; LOAD_MORE_ERROR', async () => {
+    await boot({
+      'x/odd': { payload: { ok: false } },
+      'x/bogus': { payload: { ok: true, data: [], topic: 'b', merge: 'bogus' } },
+      'x/feed': { stream: { topic: 'feed', init: () => [] } },
+    });
+    const error = await client.__rpc('x/odd')().catch((e) => e);
+    expect([error.code, error.message]).toEqual(['UNKNOWN', 'Unknown error']);
+    const bogus = [];
+    stops.push(client.__stream('x/bogus').subscribe((v) => bogus.push(v)));
+    await waitFor(() => bogus.at(-1)?.error);
+    expect(bogus.at(-1).error.code).toBe('STREAM_ERROR');
+    const feed = client.__stream('x/feed');
+    stops.push(feed.subscribe(() => {}));
+    await waitFor(() => ref.frames.length >= 3);
+    feed.hydrate({ data: [], hasMore: true, cursor: 1 });
+    const more = await feed.loadMore(10n).catch((e) => e);
+    expect(more.code).toBe('LOAD_MORE_ERROR');
+  });
+
+  it('maxReconnectAttempts stops retrying with status closed', async () => {
+    await boot({ 'a/b': { call: () => 1 } });
+    client.configure({ maxReconnectAttempts: 2, reconnectInterval: 10, maxReconnectInterval: 20 });
+    const seen = [];
+    stops.push(client.status.subscribe((s) => seen.push(s)));
+    await client.__rpc('a/b')();
+    await ref.close();
+    ref = null;
+    await waitFor(() => seen.filter((s) => s === 'connecting').length === 3, 5000);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(seen.filter((s) => s === 'connecting')).toHaveLength(3); // the first connect + 2 attempts
+    expect(seen.at(-1)).toBe('closed');
+  });
+});

@@ -161,7 +161,12 @@ export function createStream(path, stub = {}, args = [], onIdle) {
       (payload) => {
         if (refetchId !== id) return;
         settle();
-        onResponse(payload, buffered);
+        try {
+          onResponse(payload, buffered);
+        } catch (failure) {
+          // A reply this client cannot use (an unknown merge, say) is a stream error.
+          onFailure(failure);
+        }
       },
       (failure) => {
         if (refetchId !== id) return;

@@ -86,7 +86,12 @@ export async function subscribeStream(env, ctx, fn, meta, args, req) {
   }
   const state = meta.channel && (meta.merge === 'presence' || meta.merge === 'cursor') ? ws?.[TOPIC_STATE] : undefined;
   state?.track(topic, { merge: meta.merge, key: meta.key });
-  ws.subscribe(topic);
+  try {
+    ws.subscribe(topic);
+  } catch {
+    // The reference adapter throws for a socket that closed meanwhile.
+    throw new LiveError(CODES.CONNECTION_CLOSED, 'WebSocket closed');
+  }
   if (meta.onUnsubscribe) remember(ws, topic, fn);
   if (meta.onSubscribe) {
     try {
