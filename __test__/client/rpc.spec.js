@@ -110,3 +110,19 @@ describe('client calls against a real server', () => {
     expect(env.frames).toHaveLength(3);
   });
 });
+
+describe('the send queue', () => {
+  it('holds at most 1000 messages while the socket is not open; the oldest is dropped with QUEUE_FULL', async () => {
+    env = await startRealtime({ q: { n: live((ctx, n) => n) } }, { configure: { reconnectInterval: 30_000, maxReconnectInterval: 30_000 } });
+    await __rpc('q/n')(0);
+    for (const ws of env.sockets) ws.close();
+    const { getStatus } = await import('../../lib/client/connection.js');
+    await waitFor(() => getStatus() === 'closed');
+    const calls = Array.from({ length: 1001 }, (_, i) => __rpc('q/n').fresh(i + 1).catch((e) => e.code));
+    expect(await calls[0]).toBe('QUEUE_FULL');
+    const { reconnectNow } = await import('../../lib/client/index.js');
+    reconnectNow();
+    expect(await calls[1000]).toBe(1001);
+    expect(await calls[1]).toBe(2);
+  });
+});

@@ -305,3 +305,30 @@ describe('rooms from the browser', () => {
     await waitFor(() => data.last.length === 1);
   });
 });
+
+describe('reconnect refetch window (reference bug §9.10, second half)', () => {
+  it('an event published while the refetch is in flight is applied after the new data', async () => {
+    let slow = null;
+    const rows = [{ id: 1 }];
+    env = await startRealtime({
+      f: {
+        items: live.stream('items', async () => {
+          if (slow) await slow.promise;
+          return rows.slice();
+        }),
+      },
+    });
+    const items = watch(__stream('f/items'));
+    await waitFor(() => items.last?.length === 1);
+    let release;
+    slow = { promise: new Promise((r) => (release = r)) };
+    for (const ws of env.sockets) ws.close();
+    // Wait until the refetch has subscribed the new socket, then publish before it answers.
+    await waitFor(() => env.frames.filter((f) => f.includes('"stream":true')).length === 2);
+    await waitFor(() => env.server.platform.subscribers('items') === 1);
+    env.server.platform.publish('items', 'created', { id: 2 });
+    release();
+    await waitFor(() => items.last.length === 2);
+    expect(items.last).toEqual([{ id: 1 }, { id: 2 }]);
+  });
+});
