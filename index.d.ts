@@ -70,8 +70,20 @@ export declare class NativeServer {
    * upgrade is no longer waiting (the caller must drop the user data it kept).
    */
   resolveUpgrade(id: number, status: number): boolean
-  /** Answers an HTTP request. `headers` alternates names and values. */
+  /**
+   * Answers an HTTP request whole (sent with Content-Length). `headers` alternates names
+   * and values.
+   */
   respondHttp(id: number, status: number, headers: Array<string>, body: Uint8Array | string): boolean
+  /** Sends a response head (status and header pairs); body chunks and the end follow. */
+  respondHead(id: number, status: number, headers: Array<string>): boolean
+  /**
+   * Queues a response body chunk (copied). 0: more may follow; 1: queued, wait for the
+   * drain event before the next; 2: the response is gone, stop.
+   */
+  respondChunk(id: number, chunk: Uint8Array): number
+  /** Ends a response body. */
+  respondEnd(id: number): boolean
   /** Starts the graceful shutdown; a `Stopped` event follows. Idempotent. */
   shutdown(timeoutMs: number): void
   /** Releases the event callback and the I/O threads. Call after `Stopped`. Idempotent. */
@@ -136,7 +148,24 @@ export interface NativeServerOptions {
   /** A path, or `false` to disable. */
   healthCheckPath?: string | boolean
   inboundQueueBytes?: number
+  staticFiles?: NativeStaticFiles
   hooks: NativeHooks
+}
+
+/** A directory of static files. */
+export interface NativeStaticDir {
+  path: string
+  /** URL path it is mounted at. @default '/' */
+  base?: string
+  /** `x.html` answers `x`, `x/index.html` answers `x/`. */
+  prerendered?: boolean
+}
+
+/** Static files served by Rust. */
+export interface NativeStaticFiles {
+  dirs: Array<NativeStaticDir>
+  /** URL prefix of files cached forever, e.g. `/_app/immutable/`. */
+  immutablePrefix?: string
 }
 
 /** Counters for diagnostics. */

@@ -27,14 +27,6 @@ describe('event batch decoding', () => {
     expect(collect(big.subarray(3))).toEqual([{ kind: ev.DRAIN, id: 9, flags: 0, code: 0, payload: [] }]);
   });
 
-  it('splits HTTP payloads into head and body', () => {
-    const head = new TextEncoder().encode('{"method":"GET"}');
-    const payload = new Uint8Array([head.length, 0, 0, 0, ...head, 1, 2]);
-    const { head: parsed, body } = ev.httpParts(payload, 0, payload.length);
-    expect(parsed).toEqual({ method: 'GET' });
-    expect([...body]).toEqual([1, 2]);
-  });
-
   it('rejects a truncated batch', () => {
     expect(() => collect(new Uint8Array([4, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]))).toThrow(/truncated/);
   });

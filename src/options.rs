@@ -8,6 +8,7 @@ use std::time::Duration;
 use napi::Either;
 use napi_derive::napi;
 use realtime_core::origin::OriginPolicy;
+use realtime_core::server::{StaticConfig, StaticDir};
 use realtime_core::{HookSet, ServerConfig};
 
 /// Which hooks the user's module exports.
@@ -17,6 +18,24 @@ pub struct NativeHooks {
     pub subscribe: bool,
     pub drain: bool,
     pub http: bool,
+}
+
+/// A directory of static files.
+#[napi(object)]
+pub struct NativeStaticDir {
+    pub path: String,
+    /// URL path it is mounted at. @default '/'
+    pub base: Option<String>,
+    /// `x.html` answers `x`, `x/index.html` answers `x/`.
+    pub prerendered: Option<bool>,
+}
+
+/// Static files served by Rust.
+#[napi(object)]
+pub struct NativeStaticFiles {
+    pub dirs: Vec<NativeStaticDir>,
+    /// URL prefix of files cached forever, e.g. `/_app/immutable/`.
+    pub immutable_prefix: Option<String>,
 }
 
 /// Options of `new NativeServer(...)`. Times are in seconds, sizes in bytes.
@@ -45,6 +64,7 @@ pub struct NativeServerOptions {
     /// A path, or `false` to disable.
     pub health_check_path: Option<Either<String, bool>>,
     pub inbound_queue_bytes: Option<f64>,
+    pub static_files: Option<NativeStaticFiles>,
     pub hooks: NativeHooks,
 }
 
@@ -129,6 +149,20 @@ impl NativeServerOptions {
         }
         if let Some(v) = self.inbound_queue_bytes {
             defaults.inbound_queue_bytes = bytes(v);
+        }
+        if let Some(files) = self.static_files {
+            defaults.static_files = StaticConfig {
+                dirs: files
+                    .dirs
+                    .into_iter()
+                    .map(|d| StaticDir {
+                        path: d.path.into(),
+                        base: d.base.unwrap_or_else(|| "/".into()),
+                        prerendered: d.prerendered.unwrap_or(false),
+                    })
+                    .collect(),
+                immutable_prefix: files.immutable_prefix,
+            };
         }
         defaults.hooks = HookSet {
             upgrade: self.hooks.upgrade,

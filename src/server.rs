@@ -19,7 +19,7 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Either, Status};
 use napi_derive::napi;
 use realtime_core::merge::MergeOptions;
-use realtime_core::server::{HttpResponse, UpgradeDecision};
+use realtime_core::server::{HttpHead, HttpResponse, UpgradeDecision};
 use realtime_core::{EventQueue, RunningServer, SendStatus};
 
 use crate::options::NativeServerOptions;
@@ -49,6 +49,16 @@ fn id_of(id: i64) -> u64 {
 
 fn status(status: SendStatus) -> u32 {
     status as u32
+}
+
+/// `[name, value, name, value, ...]` → pairs.
+fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(flat.len() / 2);
+    let mut iter = flat.into_iter();
+    while let (Some(name), Some(value)) = (iter.next(), iter.next()) {
+        out.push((name, value));
+    }
+    out
 }
 
 #[napi]
@@ -243,7 +253,8 @@ impl NativeServer {
         Ok(self.server()?.resolve_upgrade(id_of(id), decision))
     }
 
-    /// Answers an HTTP request. `headers` alternates names and values.
+    /// Answers an HTTP request whole (sent with Content-Length). `headers` alternates names
+    /// and values.
     #[napi]
     pub fn respond_http(
         &self,
@@ -252,21 +263,42 @@ impl NativeServer {
         headers: Vec<String>,
         body: Either<Uint8ArraySlice, String>,
     ) -> napi::Result<bool> {
-        let mut pairs = Vec::with_capacity(headers.len() / 2);
-        let mut iter = headers.into_iter();
-        while let (Some(name), Some(value)) = (iter.next(), iter.next()) {
-            pairs.push((name, value));
-        }
         let body = match body {
             Either::A(bytes) => Bytes::copy_from_slice(&bytes),
             Either::B(text) => Bytes::from(text),
         };
         let response = HttpResponse {
             status: u16::try_from(status).unwrap_or(500),
-            headers: pairs,
+            headers: pairs(headers),
             body,
         };
         Ok(self.server()?.respond_http(id_of(id), response))
+    }
+
+    /// Sends a response head (status and header pairs); body chunks and the end follow.
+    #[napi]
+    pub fn respond_head(&self, id: i64, status: u32, headers: Vec<String>) -> napi::Result<bool> {
+        let head = HttpHead {
+            status: u16::try_from(status).unwrap_or(500),
+            headers: pairs(headers),
+        };
+        Ok(self.server()?.respond_head(id_of(id), head))
+    }
+
+    /// Queues a response body chunk (copied). 0: more may follow; 1: queued, wait for the
+    /// drain event before the next; 2: the response is gone, stop.
+    #[napi]
+    pub fn respond_chunk(&self, id: i64, chunk: Uint8ArraySlice) -> napi::Result<u32> {
+        let status = self
+            .server()?
+            .respond_chunk(id_of(id), Bytes::copy_from_slice(&chunk));
+        Ok(status as u32)
+    }
+
+    /// Ends a response body.
+    #[napi]
+    pub fn respond_end(&self, id: i64) -> napi::Result<bool> {
+        Ok(self.server()?.respond_end(id_of(id)))
     }
 
     /// Starts the graceful shutdown; a `Stopped` event follows. Idempotent.

@@ -2,8 +2,8 @@
 // `encode` in crates/realtime-core/src/events.rs; the record header is 16 bytes:
 //   kind u8 | flags u8 | code u16 LE | payload length u32 LE | id u64 LE | payload
 // Messages: flags bit 0 = binary frame, bits 1-2 = message kind (0 other, 1 RPC text,
-// 2 RPC binary). Close: code = close code. Log: code = level. HTTP: payload is
-// head length u32 LE | head JSON | body.
+// 2 RPC binary); HTTP requests: bit 0 = a body follows. Close: code = close code. Log:
+// code = level. HTTP body end: code = 0 complete, 413 too large, 400 broken.
 
 export const UPGRADE = 1;
 export const UPGRADE_ABORTED = 2;
@@ -16,6 +16,9 @@ export const HTTP_REQUEST = 8;
 export const HTTP_ABORTED = 9;
 export const LOG = 10;
 export const STOPPED = 11;
+export const HTTP_BODY = 12;
+export const HTTP_BODY_END = 13;
+export const HTTP_DRAIN = 14;
 
 export const HEADER_LEN = 16;
 
@@ -52,12 +55,4 @@ export function text(bytes, start, end) {
 /** A fresh ArrayBuffer holding `bytes[start..end)`. */
 export function copy(bytes, start, end) {
   return bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + end);
-}
-
-/** Splits an HTTP request payload into its JSON head and body bytes. */
-export function httpParts(bytes, start, end) {
-  const view = new DataView(bytes.buffer, bytes.byteOffset + start, end - start);
-  const headLen = view.getUint32(0, true);
-  const headEnd = start + 4 + headLen;
-  return { head: JSON.parse(text(bytes, start + 4, headEnd)), body: bytes.slice(headEnd, end) };
 }

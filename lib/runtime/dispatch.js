@@ -34,7 +34,7 @@ function call(log, name, hook, ...args) {
  *   hooks: Record<string, Function>,
  *   platform: object,
  *   connections: Map<number, ServerWebSocket>,
- *   http: { request(id: number, head: any, body: Uint8Array): void, abort(id: number): void },
+ *   http: ReturnType<typeof import('./http.js').createHttpBridge>,
  *   log: Pick<Console, 'info' | 'warn' | 'error'>,
  *   onStopped: () => void,
  * }} ctx
@@ -136,11 +136,18 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
         if (ws && hooks.subscribe) subscribe(ws, ev.text(bytes, start, end));
         break;
       }
-      case ev.HTTP_REQUEST: {
-        const { head, body } = ev.httpParts(bytes, start, end);
-        http.request(id, head, body);
+      case ev.HTTP_REQUEST:
+        http.request(id, JSON.parse(ev.text(bytes, start, end)), (flags & 1) === 1);
         break;
-      }
+      case ev.HTTP_BODY:
+        http.body(id, bytes.slice(start, end));
+        break;
+      case ev.HTTP_BODY_END:
+        http.bodyEnd(id, code);
+        break;
+      case ev.HTTP_DRAIN:
+        http.drain(id);
+        break;
       case ev.HTTP_ABORTED:
         http.abort(id);
         break;

@@ -1,7 +1,15 @@
 // The bridge from HTTP requests the server hands over to a fetch-style handler:
 // `(request: Request, { platform, getClientAddress }) => Response | Promise<Response>`.
-// Request bodies arrive whole (the server enforces `bodySizeLimit`); the response body is
-// read whole and handed back. Streaming both ways comes with the SvelteKit adapter.
+//
+// Both bodies stream. The request body arrives in chunks (the server stops it at
+// `bodySizeLimit` and answers 413 itself); the response body goes back chunk by chunk,
+// waiting for the server's drain signal when its queue is full. A response whose body is a
+// single chunk goes out whole, with Content-Length.
+
+const encoder = new TextEncoder();
+
+/** The server no longer wants this response (client left, or 413). */
+class Gone extends Error {}
 
 /**
  * @param {{
@@ -13,66 +21,134 @@
  * }} options
  */
 export function createHttpBridge({ getNative, handler, platform, origin, log }) {
-  /** Abort controllers of requests in flight, by id. */
-  const inFlight = new Map();
+  /** id → { abort: AbortController, body: ReadableStreamDefaultController | null, drain: (() => void) | null, gone: boolean } */
+  const requests = new Map();
+
+  function headersOf(response) {
+    const flat = [];
+    for (const [name, value] of response.headers) {
+      if (name !== 'set-cookie') flat.push(name, value);
+    }
+    for (const cookie of response.headers.getSetCookie()) flat.push('set-cookie', cookie);
+    return flat;
+  }
+
+  const bytesOf = (chunk) => (typeof chunk === 'string' ? encoder.encode(chunk) : chunk);
+
+  async function write(id, entry, chunk) {
+    if (entry.gone) throw new Gone();
+    const status = getNative().respondChunk(id, bytesOf(chunk));
+    if (status === 2) throw new Gone();
+    if (status === 1) {
+      await new Promise((resolve) => (entry.drain = resolve));
+      entry.drain = null;
+      if (entry.gone) throw new Gone();
+    }
+  }
+
+  async function respond(id, entry, request, remoteAddress) {
+    const response = await handler(request, { platform, getClientAddress: () => remoteAddress });
+    if (!(response instanceof Response)) throw new TypeError('the HTTP handler must return a Response');
+    const native = getNative();
+    const headers = headersOf(response);
+    const reader = response.body?.getReader();
+    if (!reader) return void native.respondHttp(id, response.status, headers, new Uint8Array(0));
+    const first = await reader.read();
+    if (first.done) return void native.respondHttp(id, response.status, headers, new Uint8Array(0));
+    const second = await reader.read();
+    if (second.done) return void native.respondHttp(id, response.status, headers, bytesOf(first.value));
+    if (!native.respondHead(id, response.status, headers)) return void reader.cancel();
+    try {
+      await write(id, entry, first.value);
+      await write(id, entry, second.value);
+      for (;;) {
+        const next = await reader.read();
+        if (next.done) break;
+        await write(id, entry, next.value);
+      }
+      native.respondEnd(id);
+    } catch (error) {
+      reader.cancel().catch(() => {});
+      if (!(error instanceof Gone)) {
+        log.error('[svelte-realtime] HTTP response stream failed:', error);
+        native.respondEnd(id);
+      }
+    }
+  }
 
   function fail(id, error) {
     log.error('[svelte-realtime] HTTP handler failed:', error);
     getNative().respondHttp(id, 500, ['content-type', 'text/plain'], 'Internal Server Error');
   }
 
-  async function respond(id, request, remoteAddress) {
-    const response = await handler(request, {
-      platform,
-      getClientAddress: () => remoteAddress,
-    });
-    if (!(response instanceof Response)) {
-      throw new TypeError('the HTTP handler must return a Response');
-    }
-    const headers = [];
-    for (const [name, value] of response.headers) {
-      if (name === 'set-cookie') continue;
-      headers.push(name, value);
-    }
-    for (const cookie of response.headers.getSetCookie()) headers.push('set-cookie', cookie);
-    const body = new Uint8Array(await response.arrayBuffer());
-    getNative().respondHttp(id, response.status, headers, body);
-  }
-
   return {
     /**
      * @param {number} id
      * @param {{ method: string, url: string, headers: Record<string, string>, remoteAddress: string }} head
-     * @param {Uint8Array} body
+     * @param {boolean} hasBody chunks follow
      */
-    request(id, head, body) {
-      const controller = new AbortController();
-      inFlight.set(id, controller);
+    request(id, head, hasBody) {
+      const entry = { abort: new AbortController(), body: null, drain: null, gone: false };
+      requests.set(id, entry);
       let request;
       try {
         const base = origin ?? `http://${head.headers.host ?? 'localhost'}`;
-        const hasBody = head.method !== 'GET' && head.method !== 'HEAD';
+        const takesBody = hasBody && head.method !== 'GET' && head.method !== 'HEAD';
+        const body = takesBody
+          ? new ReadableStream({
+              start(controller) {
+                entry.body = controller;
+              },
+            })
+          : undefined;
         request = new Request(new URL(head.url, base), {
           method: head.method,
           headers: head.headers,
-          body: hasBody ? body : undefined,
-          signal: controller.signal,
+          body,
+          duplex: 'half',
+          signal: entry.abort.signal,
         });
       } catch (error) {
-        inFlight.delete(id);
+        requests.delete(id);
         getNative().respondHttp(id, 400, ['content-type', 'text/plain'], 'Bad Request');
         log.error('[svelte-realtime] could not build the Request:', error);
         return;
       }
-      respond(id, request, head.remoteAddress)
+      respond(id, entry, request, head.remoteAddress)
         .catch((error) => fail(id, error))
-        .finally(() => inFlight.delete(id));
+        .finally(() => requests.delete(id));
     },
 
-    /** The client left: abort the Request's signal. */
+    /** A chunk of a request body. */
+    body(id, chunk) {
+      requests.get(id)?.body?.enqueue(chunk);
+    },
+
+    /** The request body ended: 0 complete, 413 too large, 400 broken. */
+    bodyEnd(id, code) {
+      const controller = requests.get(id)?.body;
+      if (!controller) return;
+      if (code === 0) controller.close();
+      else controller.error(new Error(code === 413 ? 'Payload Too Large' : 'Bad Request'));
+    },
+
+    /** The response queue has room again. */
+    drain(id) {
+      requests.get(id)?.drain?.();
+    },
+
+    /** The client left: abort the Request's signal and stop the response. */
     abort(id) {
-      inFlight.get(id)?.abort();
-      inFlight.delete(id);
+      const entry = requests.get(id);
+      if (!entry) return;
+      entry.gone = true;
+      entry.abort.abort();
+      try {
+        entry.body?.error(new Error('Client went away'));
+      } catch {
+        // the body was already closed
+      }
+      entry.drain?.();
     },
   };
 }

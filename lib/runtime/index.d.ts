@@ -163,6 +163,12 @@ export interface ServeOptions {
   portHeader?: string;
   /** Bytes of inbound messages waiting for hooks before sockets stop being read. @default 67108864 */
   inboundQueueBytes?: number;
+  /**
+   * Directories served by Rust before `fetch` is asked: ETag/304, immutable caching under
+   * `immutablePrefix`, precompressed `.br`/`.gz`, HEAD; prerendered dirs answer `x` for
+   * `x.html` and `x/` for `x/index.html`.
+   */
+  staticFiles?: { dirs: Array<{ path: string; base?: string; prerendered?: boolean }>; immutablePrefix?: string };
   /** Where runtime logs go. @default console */
   log?: Pick<Console, 'info' | 'warn' | 'error'>;
 }

@@ -35,6 +35,7 @@ const TOP_KEYS = new Set([
   'portHeader',
   'headerReadTimeout',
   'inboundQueueBytes',
+  'staticFiles',
 ]);
 
 function fail(message) {
@@ -57,6 +58,18 @@ function headerName(name, value) {
     fail(`${name} must be an HTTP header name, got ${String(value)}`);
   }
   return value.toLowerCase();
+}
+
+function staticFilesOf(value) {
+  if (value === undefined) return undefined;
+  if (!value || !Array.isArray(value.dirs)) fail('staticFiles must be { dirs: [{ path, base?, prerendered? }], immutablePrefix? }');
+  return {
+    dirs: value.dirs.map((dir, i) => {
+      if (typeof dir?.path !== 'string') fail(`staticFiles.dirs[${i}].path must be a string`);
+      return { path: dir.path, base: dir.base ?? '/', prerendered: Boolean(dir.prerendered) };
+    }),
+    immutablePrefix: value.immutablePrefix,
+  };
 }
 
 /**
@@ -115,6 +128,7 @@ export function normalizeOptions(options = {}) {
     signals: Boolean(pick('signals')),
     hooks: options.hooks,
     fetch: options.fetch,
+    staticFiles: staticFilesOf(options.staticFiles),
     origin: options.origin === undefined ? undefined : new URL(String(options.origin)).origin,
     protocolHeader: headerName('protocolHeader', options.protocolHeader),
     hostHeader: headerName('hostHeader', options.hostHeader),
@@ -157,6 +171,7 @@ export function nativeOptions(opts, hooks) {
     bodySizeLimit: opts.bodySizeLimit,
     healthCheckPath: opts.healthCheckPath,
     inboundQueueBytes: opts.inboundQueueBytes,
+    staticFiles: opts.staticFiles,
     hooks: {
       upgrade: typeof hooks.upgrade === 'function',
       subscribe: typeof hooks.subscribe === 'function',

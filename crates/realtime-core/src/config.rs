@@ -9,6 +9,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::origin::OriginPolicy;
+use crate::server::StaticConfig;
 
 /// Which optional user hooks exist. The server only crosses into the hook runner for the
 /// ones that do: no `upgrade` hook means an upgrade completes without a round trip.
@@ -75,6 +76,8 @@ pub struct ServerConfig {
     /// Bytes of inbound messages waiting for the hook runner before sockets stop being read
     /// (TCP backpressure reaches the clients). Default 64 MiB.
     pub inbound_queue_bytes: usize,
+    /// Directories of static and prerendered files served by Rust. Default none.
+    pub static_files: StaticConfig,
     /// Which hooks exist.
     pub hooks: HookSet,
 }
@@ -102,6 +105,7 @@ impl Default for ServerConfig {
             body_size_limit: 512 * 1024,
             health_check_path: Some("/healthz".into()),
             inbound_queue_bytes: 64 * 1024 * 1024,
+            static_files: StaticConfig::default(),
             hooks: HookSet::default(),
         }
     }

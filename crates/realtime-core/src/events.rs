@@ -52,12 +52,19 @@ pub enum Event {
     /// decides.
     Subscribe { id: ConnId, topic: String },
     /// An HTTP request for the HTTP handler. `head` is JSON:
-    /// `{"method","url","headers","remoteAddress"}`.
+    /// `{"method","url","headers","remoteAddress"}`. With `has_body`, `HttpBody` events
+    /// follow, then one `HttpBodyEnd`.
     HttpRequest {
         id: ConnId,
         head: String,
-        body: Bytes,
+        has_body: bool,
     },
+    /// A chunk of a request body.
+    HttpBody { id: ConnId, chunk: Bytes },
+    /// The request body ended: `code` 0 when complete, 413 over the limit, 400 broken.
+    HttpBodyEnd { id: ConnId, code: u16 },
+    /// A response body that was full has room again.
+    HttpDrain { id: ConnId },
     /// The client of an HTTP request went away before the response.
     HttpAborted { id: ConnId },
     /// A message for the log (`level`: 0 info, 1 warn, 2 error).
@@ -79,6 +86,9 @@ pub mod kind {
     pub const HTTP_ABORTED: u8 = 9;
     pub const LOG: u8 = 10;
     pub const STOPPED: u8 = 11;
+    pub const HTTP_BODY: u8 = 12;
+    pub const HTTP_BODY_END: u8 = 13;
+    pub const HTTP_DRAIN: u8 = 14;
 }
 
 /// Size of the fixed record header.
@@ -88,8 +98,8 @@ pub const RECORD_HEADER_LEN: usize = 16;
 ///
 /// Record layout, little-endian:
 /// `kind u8 | flags u8 | code u16 | payload length u32 | id u64 | payload`.
-/// `flags` (messages only): bit 0 = binary frame, bits 1–2 = [`MessageKind`].
-/// `code`: close code, or log level. HTTP payloads are `head length u32 | head | body`.
+/// `flags`: messages: bit 0 = binary frame, bits 1–2 = [`MessageKind`]; HTTP requests:
+/// bit 0 = a body follows. `code`: close code, log level, or HTTP body end code.
 pub fn encode(event: &Event, out: &mut Vec<u8>) {
     let mut record = |kind: u8, flags: u8, code: u16, id: ConnId, parts: &[&[u8]]| {
         let len: usize = parts.iter().map(|p| p.len()).sum();
@@ -121,16 +131,16 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) {
         Event::Close { id, code, reason } => record(kind::CLOSE, 0, *code, *id, &[reason]),
         Event::Drain { id } => record(kind::DRAIN, 0, 0, *id, &[]),
         Event::Subscribe { id, topic } => record(kind::SUBSCRIBE, 0, 0, *id, &[topic.as_bytes()]),
-        Event::HttpRequest { id, head, body } => {
-            let head_len = (head.len() as u32).to_le_bytes();
-            record(
-                kind::HTTP_REQUEST,
-                0,
-                0,
-                *id,
-                &[&head_len, head.as_bytes(), body],
-            )
-        }
+        Event::HttpRequest { id, head, has_body } => record(
+            kind::HTTP_REQUEST,
+            u8::from(*has_body),
+            0,
+            *id,
+            &[head.as_bytes()],
+        ),
+        Event::HttpBody { id, chunk } => record(kind::HTTP_BODY, 0, 0, *id, &[chunk]),
+        Event::HttpBodyEnd { id, code } => record(kind::HTTP_BODY_END, 0, *code, *id, &[]),
+        Event::HttpDrain { id } => record(kind::HTTP_DRAIN, 0, 0, *id, &[]),
         Event::HttpAborted { id } => record(kind::HTTP_ABORTED, 0, 0, *id, &[]),
         Event::Log { level, message } => record(kind::LOG, 0, *level, 0, &[message.as_bytes()]),
         Event::Stopped => record(kind::STOPPED, 0, 0, 0, &[]),
@@ -217,7 +227,8 @@ impl EventQueue {
         let bytes = match event {
             Event::Message { data, .. } => data.len(),
             Event::Subscribe { topic, .. } => topic.len() + RECORD_HEADER_LEN,
-            Event::HttpRequest { head, body, .. } => head.len() + body.len(),
+            Event::HttpRequest { head, .. } => head.len(),
+            Event::HttpBody { chunk, .. } => chunk.len(),
             _ => 0,
         };
         bytes.min(self.budget_total) as u32
@@ -309,12 +320,15 @@ mod tests {
             &Event::HttpRequest {
                 id: 1,
                 head: "{}".into(),
-                body: Bytes::from_static(b"xyz"),
+                has_body: true,
             },
             &mut out,
         );
-        assert_eq!(&out[4..8], &[9, 0, 0, 0]);
-        assert_eq!(&out[16..], &[2, 0, 0, 0, b'{', b'}', b'x', b'y', b'z']);
+        assert_eq!(&out[..8], &[8, 1, 0, 0, 2, 0, 0, 0]);
+        assert_eq!(&out[16..], b"{}");
+        out.clear();
+        encode(&Event::HttpBodyEnd { id: 1, code: 413 }, &mut out);
+        assert_eq!(&out[..8], &[13, 0, 0x9d, 0x01, 0, 0, 0, 0]);
     }
 
     #[test]

@@ -33,6 +33,27 @@ async fn health_check_and_404_without_a_handler() {
     );
 }
 
+/// The next request with its whole body.
+fn next_request(ts: &TestServer) -> (u64, serde_json::Value, Bytes) {
+    let Event::HttpRequest { id, head, has_body } = ts.next_event() else {
+        panic!("expected HttpRequest");
+    };
+    let mut body = Vec::new();
+    if has_body {
+        loop {
+            match ts.next_event() {
+                Event::HttpBody { chunk, .. } => body.extend_from_slice(&chunk),
+                Event::HttpBodyEnd { code, .. } => {
+                    assert_eq!(code, 0);
+                    break;
+                }
+                other => panic!("expected body events, got {other:?}"),
+            }
+        }
+    }
+    (id, serde_json::from_str(&head).unwrap(), Bytes::from(body))
+}
+
 fn with_handler() -> ServerConfig {
     ServerConfig {
         hooks: HookSet {
@@ -51,27 +72,20 @@ async fn requests_go_to_the_handler_on_a_kept_alive_connection() {
     let answered = blocking(move || {
         let mut seen = Vec::new();
         for n in 0..2 {
-            match runner.next_event() {
-                Event::HttpRequest { id, head, body } => {
-                    seen.push((
-                        serde_json::from_str::<serde_json::Value>(&head).unwrap(),
-                        body,
-                    ));
-                    assert!(runner.server.respond_http(
-                        id,
-                        HttpResponse {
-                            status: 201,
-                            headers: vec![
-                                ("x-n".into(), n.to_string()),
-                                ("set-cookie".into(), "a=1".into()),
-                                ("set-cookie".into(), "b=2".into()),
-                            ],
-                            body: Bytes::from(format!("reply {n}")),
-                        }
-                    ));
+            let (id, head, body) = next_request(&runner);
+            seen.push((head, body));
+            assert!(runner.server.respond_http(
+                id,
+                HttpResponse {
+                    status: 201,
+                    headers: vec![
+                        ("x-n".into(), n.to_string()),
+                        ("set-cookie".into(), "a=1".into()),
+                        ("set-cookie".into(), "b=2".into()),
+                    ],
+                    body: Bytes::from(format!("reply {n}")),
                 }
-                other => panic!("expected HttpRequest, got {other:?}"),
-            }
+            ));
         }
         seen
     });
@@ -118,5 +132,67 @@ async fn bodies_over_the_limit_get_413() {
         reply.starts_with("HTTP/1.1 413"),
         "streamed length: {reply}"
     );
-    assert_eq!(ts.next_event_within(Duration::from_millis(100)), None);
+    // The handler heard of the request, then of its end: too large.
+    assert!(matches!(
+        ts.next_event(),
+        Event::HttpRequest { has_body: true, .. }
+    ));
+    let end = loop {
+        match ts.next_event() {
+            Event::HttpBody { .. } => continue,
+            other => break other,
+        }
+    };
+    assert!(
+        matches!(end, Event::HttpBodyEnd { code: 413, .. }),
+        "{end:?}"
+    );
+    assert!(matches!(ts.next_event(), Event::HttpAborted { .. }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_stream_with_backpressure() {
+    use realtime_core::server::{ChunkStatus, HttpHead, RESPONSE_CHUNKS};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ts = start(with_handler());
+    let mut stream = tokio::net::TcpStream::connect(ts.addr).await.unwrap();
+    stream
+        .write_all(b"GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let (id, _, _) = next_request(&ts);
+    let head = HttpHead {
+        status: 200,
+        headers: vec![("content-type".into(), "text/plain".into())],
+    };
+    assert!(ts.server.respond_head(id, head));
+    let statuses: Vec<_> = (0..RESPONSE_CHUNKS)
+        .map(|n| {
+            ts.server
+                .respond_chunk(id, Bytes::from(format!("chunk {n};")))
+        })
+        .collect();
+    assert_eq!(statuses.last(), Some(&ChunkStatus::Full), "{statuses:?}");
+    // Reading frees room, and the server says so.
+    let mut received = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    let n = stream.read(&mut buf).await.unwrap();
+    received.extend_from_slice(&buf[..n]);
+    assert!(matches!(ts.next_event(), Event::HttpDrain { .. }));
+    assert_ne!(
+        ts.server.respond_chunk(id, Bytes::from_static(b"last")),
+        ChunkStatus::Gone
+    );
+    assert!(ts.server.respond_end(id));
+    stream.read_to_end(&mut received).await.unwrap();
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.contains("transfer-encoding: chunked"), "{text}");
+    for n in 0..RESPONSE_CHUNKS {
+        assert!(text.contains(&format!("chunk {n};")));
+    }
+    assert!(text.contains("last"));
+    assert_eq!(
+        ts.server.respond_chunk(id, Bytes::from_static(b"late")),
+        ChunkStatus::Gone
+    );
 }

@@ -8,10 +8,12 @@
 //! locks, never block on I/O. Shutdown follows a fixed order (`shutdown`).
 
 mod connection;
+mod handler;
 mod http;
 mod listener;
 mod shutdown;
 mod stall_io;
+mod static_files;
 mod topic_state;
 mod upgrade;
 
@@ -31,7 +33,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use connection::{BACKPRESSURE_CLOSE_CODE, Conn};
-pub use http::HttpResponse;
+pub use handler::{ChunkStatus, HttpHead, HttpResponse, RESPONSE_CHUNKS};
+pub use static_files::{StaticConfig, StaticDir};
 pub use upgrade::UpgradeDecision;
 
 use crate::config::{ConfigError, ServerConfig};
@@ -52,6 +55,8 @@ pub enum StartError {
         host: String,
         source: std::io::Error,
     },
+    #[error("could not index static files: {0}")]
+    Static(std::io::Error),
     #[error("could not listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -71,6 +76,8 @@ pub(crate) struct Shared {
     pub hub: Hub<Arc<Conn>>,
     /// State of presence/cursor channel topics (see `topic_state`).
     pub topic_states: topic_state::TopicStates,
+    /// Static files served by Rust (see `static_files`).
+    pub statics: static_files::Index,
     /// Open WebSockets by id. Read-mostly: lookups on every send.
     conns: Box<[ConnShard]>,
     conn_count: AtomicUsize,
@@ -80,7 +87,7 @@ pub(crate) struct Shared {
     /// Open WebSockets plus upgrades in progress, checked against `max_connections`.
     slots: AtomicUsize,
     pending_upgrades: Mutex<HashMap<ConnId, oneshot::Sender<UpgradeDecision>>>,
-    pending_http: Mutex<HashMap<ConnId, oneshot::Sender<HttpResponse>>>,
+    pending_http: Mutex<HashMap<ConnId, handler::Pending>>,
     /// Cancelled when shutdown starts: stops accepting, makes hyper finish gracefully.
     shutdown: CancellationToken,
     /// Set by the first `begin_shutdown`, so the sequence runs once.
@@ -90,7 +97,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn new(config: ServerConfig, events: Arc<EventQueue>) -> Self {
+    fn new(config: ServerConfig, events: Arc<EventQueue>, statics: static_files::Index) -> Self {
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(4096)
             .write_buffer_size(0)
@@ -101,6 +108,7 @@ impl Shared {
             events,
             hub: Hub::new(),
             topic_states: topic_state::TopicStates::default(),
+            statics,
             conns: (0..CONN_SHARDS)
                 .map(|_| RwLock::new(HashMap::new()))
                 .collect(),
@@ -214,7 +222,9 @@ impl RunningServer {
             .enable_all()
             .build()
             .map_err(StartError::Runtime)?;
-        let shared = Arc::new(Shared::new(config, events));
+        let statics =
+            static_files::Index::build(&config.static_files).map_err(StartError::Static)?;
+        let shared = Arc::new(Shared::new(config, events, statics));
         let listener = {
             let _context = runtime.enter();
             listener::bind(&shared.config)?
@@ -367,9 +377,24 @@ impl RunningServer {
         upgrade::resolve(&self.shared, id, decision)
     }
 
-    /// Answers an HTTP request handed to the HTTP handler. False if the request is gone.
+    /// Answers an HTTP request whole (head, body, end). False if the request is gone.
     pub fn respond_http(&self, id: ConnId, response: HttpResponse) -> bool {
-        http::resolve(&self.shared, id, response)
+        handler::respond_whole(&self.shared, id, response)
+    }
+
+    /// Sends a response head; body chunks and the end follow.
+    pub fn respond_head(&self, id: ConnId, head: HttpHead) -> bool {
+        handler::respond_head(&self.shared, id, head)
+    }
+
+    /// Queues a response body chunk; on `Full`, wait for `HttpDrain` before the next.
+    pub fn respond_chunk(&self, id: ConnId, chunk: Bytes) -> ChunkStatus {
+        handler::respond_chunk(&self.shared, id, chunk)
+    }
+
+    /// Ends a response body.
+    pub fn respond_end(&self, id: ConnId) -> bool {
+        handler::respond_end(&self.shared, id)
     }
 
     /// Starts the graceful shutdown (see `shutdown`); [`Event::Stopped`] follows when done.
