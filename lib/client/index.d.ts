@@ -124,3 +124,26 @@ export declare function __room(
   path: string,
   options?: { presence?: boolean; cursors?: boolean; actions?: string[]; merge?: string; key?: string },
 ): Record<string, any>;
+
+// ---- types of the generated `$live/<module>` declarations (typedImports) -----------------
+
+type LiveArgs<F> = F extends (ctx: any, ...args: infer A) => any ? A : never;
+type LiveResult<F> = F extends (...args: any[]) => infer R ? Awaited<R> : never;
+type Unpaged<T> = T extends { data: infer D; hasMore: boolean } ? D : T;
+
+/** A `live()` export as the browser sees it. */
+export type LiveCall<F> = CallFunction<LiveArgs<F>, LiveResult<F>>;
+/** A `live.binary()` export as the browser sees it. */
+export type LiveBinaryCall<F> = F extends (ctx: any, payload: any, ...args: infer A) => infer R
+  ? (payload: ArrayBuffer | ArrayBufferView, ...args: A) => Promise<Awaited<R>>
+  : never;
+/** A static `live.stream()` export: a store. */
+export type LiveStreamStore<F> = StreamStore<Unpaged<LiveResult<F>>>;
+/** A dynamic `live.stream()` export: a store per arguments. */
+export type LiveStreamFactory<F> = (...args: LiveArgs<F>) => StreamStore<Unpaged<LiveResult<F>>>;
+/** A `live.room()` export. */
+export type LiveRoom<Actions extends readonly string[]> = {
+  data(...args: any[]): StreamStore<any>;
+  presence(...args: any[]): StreamStore<Array<{ key: string; data: any }>>;
+  cursors(...args: any[]): StreamStore<Array<{ key: string; [field: string]: any }>>;
+} & { [K in Actions[number]]: (...args: any[]) => Promise<any> };

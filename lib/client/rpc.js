@@ -64,11 +64,15 @@ function wire() {
   };
 }
 
+/** The DevTools overlay's hooks, when it is loaded (dev only). */
+const devtools = () => globalThis.__svelteRealtimeDevtools;
+
 function settle(id, payload) {
   const entry = pending.get(id);
   if (!entry) return;
   pending.delete(id);
   clearTimeout(entry.timer);
+  devtools()?.callEnd(id, Boolean(payload?.ok), payload?.code);
   if (payload?.ok) entry.resolve(entry.raw ? payload : payload.data);
   else entry.reject(errorFrom(payload));
 }
@@ -78,6 +82,7 @@ function fail(id, error) {
   if (!entry) return;
   pending.delete(id);
   clearTimeout(entry.timer);
+  devtools()?.callEnd(id, false, error.code);
   if (entry.item) unqueue(entry.item);
   entry.reject(error);
 }
@@ -86,8 +91,9 @@ function fail(id, error) {
  * Registers a pending request and sends `data`. Resolves with the payload's `data`, or the
  * whole payload with `raw` (streams need the topic and merge options).
  */
-export function request(id, data, { raw = false } = {}) {
+export function request(id, data, { raw = false, path } = {}) {
   wire();
+  devtools()?.callStart(path ?? id, id);
   return new Promise((resolve, reject) => {
     const entry = { resolve, reject, timer: null, item: null, raw };
     pending.set(id, entry);
@@ -159,7 +165,7 @@ function sendCall(path, args) {
     return new Promise((resolve, reject) => collector.push({ message: msg, resolve, reject }));
   }
   if (settings.offline?.queue && getStatus() !== 'open') return queueOffline(path, args);
-  return request(msg.id, JSON.stringify(msg));
+  return request(msg.id, JSON.stringify(msg), { path });
 }
 
 /** Same-microtask identical calls share one request. */

@@ -54,7 +54,11 @@ export function createStream(path, stub = {}, args = [], onIdle) {
     return stop;
   });
 
-  const emit = () => store.set(error ? { error } : state.value);
+  const devtoolsKey = {};
+  const emit = () => {
+    store.set(error ? { error } : state.value);
+    globalThis.__svelteRealtimeDevtools?.stream(devtoolsKey, { path, args, topic, value: error ? { error: error.code } : state.value });
+  };
 
   function record() {
     if (!history || history.paused) return;
@@ -157,7 +161,7 @@ export function createStream(path, stub = {}, args = [], onIdle) {
       untapBuffer = null;
       refetchId = null;
     };
-    request(id, JSON.stringify(msg), { raw: true }).then(
+    request(id, JSON.stringify(msg), { raw: true, path }).then(
       (payload) => {
         if (refetchId !== id) return;
         settle();
@@ -206,6 +210,7 @@ export function createStream(path, stub = {}, args = [], onIdle) {
     history = null;
     hasMore = false;
     cursor = undefined;
+    globalThis.__svelteRealtimeDevtools?.stream(devtoolsKey, null);
     onIdle?.();
   }
 

@@ -92,7 +92,8 @@ export function createHttpBridge({ getNative, handler, platform, origin, log }) 
       requests.set(id, entry);
       let request;
       try {
-        const base = origin ?? `http://${head.headers.host ?? 'localhost'}`;
+        const base =
+          typeof origin === 'function' ? origin(head.headers) : (origin ?? `http://${head.headers.host ?? 'localhost'}`);
         const takesBody = hasBody && head.method !== 'GET' && head.method !== 'HEAD';
         const body = takesBody
           ? new ReadableStream({

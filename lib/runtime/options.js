@@ -129,7 +129,10 @@ export function normalizeOptions(options = {}) {
     hooks: options.hooks,
     fetch: options.fetch,
     staticFiles: staticFilesOf(options.staticFiles),
-    origin: options.origin === undefined ? undefined : new URL(String(options.origin)).origin,
+    origin:
+      options.origin === undefined || typeof options.origin === 'function'
+        ? options.origin
+        : new URL(String(options.origin)).origin,
     protocolHeader: headerName('protocolHeader', options.protocolHeader),
     hostHeader: headerName('hostHeader', options.hostHeader),
     portHeader: headerName('portHeader', options.portHeader),

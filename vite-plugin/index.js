@@ -1,0 +1,206 @@
+// `svelte-realtime/vite`: one plugin next to `sveltekit()`.
+//
+//   import { sveltekit } from '@sveltejs/kit/vite';
+//   import realtime from 'svelte-realtime/vite';
+//   export default { plugins: [sveltekit(), realtime()] };
+//
+// It resolves `$live/<module>` to generated modules (browser stubs, or SSR stubs with
+// `.load`), builds the server registry and `src/hooks.ws.js` into the SSR output for the
+// adapter, serves the WebSocket in `vite dev` on Vite's own port through the native runtime,
+// re-registers live modules when they change, writes typings for `$live/*`, and injects the
+// DevTools overlay in dev. Made of small sub-plugins, one concern each.
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { clientStub, registryModule, ssrStub } from './stubs.js';
+import { scanLiveModule } from './scan.js';
+import { devRuntime } from './dev.js';
+import { writeTypes } from './types.js';
+
+const LIVE_PREFIX = '$live/';
+const VIRTUAL_LIVE = '\0svelte-realtime:live:';
+export const REGISTRY_ID = 'virtual:svelte-realtime/registry';
+export const DEV_REGISTRY_ID = 'virtual:svelte-realtime/dev-registry';
+const RESOLVED_REGISTRY = `\0${REGISTRY_ID}`;
+const RESOLVED_DEV_REGISTRY = `\0${DEV_REGISTRY_ID}`;
+const EXTENSIONS = ['.js', '.ts', '.mjs'];
+
+/**
+ * @param {{
+ *   dir?: string,
+ *   typedImports?: boolean,
+ *   devtools?: boolean,
+ *   websocket?: { path?: string } & Record<string, unknown>,
+ * }} [options]
+ */
+export default function realtime(options = {}) {
+  const state = {
+    root: process.cwd(),
+    dir: options.dir ?? 'src/live',
+    typedImports: options.typedImports ?? true,
+    devtools: options.devtools ?? true,
+    websocket: options.websocket ?? {},
+    command: 'build',
+    logger: console,
+  };
+  const liveDir = () => resolve(state.root, state.dir);
+
+  /** Absolute file of a live module name, or undefined. */
+  function fileOf(name) {
+    for (const ext of EXTENSIONS) {
+      const file = join(liveDir(), `${name}${ext}`);
+      if (existsSync(file)) return file;
+    }
+    return undefined;
+  }
+
+  /** Every live module under the directory: `{ name, file }`. */
+  function listModules(dir = liveDir(), prefix = '') {
+    if (!existsSync(dir)) return [];
+    const out = [];
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) out.push(...listModules(join(dir, entry.name), `${prefix}${entry.name}/`));
+      else if (EXTENSIONS.some((ext) => entry.name.endsWith(ext)) && !entry.name.endsWith('.d.ts')) {
+        out.push({ name: `${prefix}${entry.name.replace(/\.(js|ts|mjs)$/, '')}`, file: join(dir, entry.name) });
+      }
+    }
+    return out;
+  }
+
+  /** The module's live exports; throws a readable error when it does not parse. */
+  function scan(file) {
+    let result;
+    try {
+      result = scanLiveModule(readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw new Error(`${relative(state.root, file)}: ${error.message}`, { cause: error });
+    }
+    for (const warning of result.warnings) {
+      state.logger.warn(`[svelte-realtime] ${relative(state.root, file)}: ${warning}`);
+    }
+    return result.exports;
+  }
+
+  /** `scan` for typings: a module that does not parse keeps no declarations. */
+  function scanOrNothing(file) {
+    try {
+      return scan(file);
+    } catch {
+      return [];
+    }
+  }
+
+  function modulesWithEagerness() {
+    return listModules().map((m) => ({ ...m, eager: scanOrNothing(m.file).some((e) => e.eager) }));
+  }
+
+  function hooksFile() {
+    for (const ext of EXTENSIONS) {
+      const file = resolve(state.root, `src/hooks.ws${ext}`);
+      if (existsSync(file)) return file;
+    }
+    return undefined;
+  }
+
+  /** `$live/...` imports. */
+  const modulesPlugin = {
+    name: 'svelte-realtime:live-modules',
+    enforce: 'pre',
+    config(config, env) {
+      state.command = env.command;
+      return {
+        // One instance of svelte-realtime in SSR, shared with the runtime and the adapter.
+        ssr: { external: ['svelte-realtime'] },
+        optimizeDeps: { exclude: ['svelte-realtime'] },
+      };
+    },
+    configResolved(config) {
+      state.root = config.root;
+      state.logger = config.logger;
+    },
+    resolveId(id) {
+      if (id === REGISTRY_ID) return RESOLVED_REGISTRY;
+      if (id === DEV_REGISTRY_ID) return RESOLVED_DEV_REGISTRY;
+      if (!id.startsWith(LIVE_PREFIX)) return undefined;
+      const name = id.slice(LIVE_PREFIX.length).replace(/\.(js|ts|mjs)$/, '');
+      if (!fileOf(name)) {
+        this.error(`${id}: no file ${state.dir}/${name}.js (or .ts)`);
+      }
+      return `${VIRTUAL_LIVE}${name}`;
+    },
+    load(id, loadOptions) {
+      if (id === RESOLVED_REGISTRY) return registryModule(modulesWithEagerness());
+      if (id === RESOLVED_DEV_REGISTRY) {
+        const lines = ['export async function loadAll() {', '  return {'];
+        for (const m of listModules()) lines.push(`    ${JSON.stringify(m.name)}: await import(${JSON.stringify(m.file)}),`);
+        lines.push('  };', '}');
+        return `${lines.join('\n')}\n`;
+      }
+      if (!id.startsWith(VIRTUAL_LIVE)) return undefined;
+      const name = id.slice(VIRTUAL_LIVE.length);
+      const file = fileOf(name);
+      this.addWatchFile(file);
+      let exports;
+      try {
+        exports = scan(file);
+      } catch (error) {
+        this.error(error.message);
+      }
+      if (loadOptions?.ssr) return ssrStub(name, file, exports);
+      return clientStub(name, exports, { devtools: state.command === 'serve' && state.devtools });
+    },
+  };
+
+  /** The SSR build also emits the registry and the WebSocket hooks for the adapter. */
+  const buildPlugin = {
+    name: 'svelte-realtime:server-entries',
+    apply: 'build',
+    buildStart() {
+      const ssr = this.environment ? this.environment.config.consumer === 'server' : false;
+      if (!ssr) return;
+      this.emitFile({ type: 'chunk', id: REGISTRY_ID, fileName: 'svelte-realtime/registry.js' });
+      const hooks = hooksFile();
+      if (hooks) this.emitFile({ type: 'chunk', id: hooks, fileName: 'svelte-realtime/hooks.ws.js' });
+    },
+  };
+
+  /** `vite dev`: the native runtime behind Vite's port, HMR of live modules, typings. */
+  const devPlugin = {
+    name: 'svelte-realtime:dev',
+    apply: 'serve',
+    configureServer(server) {
+      const runtime = devRuntime(server, {
+        path: state.websocket.path ?? '/ws',
+        websocket: state.websocket,
+        hooksFile,
+        registryId: DEV_REGISTRY_ID,
+        liveDir,
+      });
+      server.httpServer?.once('listening', () => runtime.start());
+      server.httpServer?.once('close', () => runtime.stop());
+      if (state.typedImports) writeTypes(state.root, listModules(), scanOrNothing, state.dir);
+      server.watcher.on('all', (event, file) => {
+        if (!file.startsWith(liveDir()) || file.endsWith('.d.ts')) return;
+        try {
+          if (state.typedImports) writeTypes(state.root, listModules(), scanOrNothing, state.dir);
+        } catch (error) {
+          state.logger.error(`[svelte-realtime] could not write $live typings: ${error.message}`);
+        }
+        runtime.reload();
+      });
+    },
+  };
+
+  /** `vite build`: typings too. */
+  const typesPlugin = {
+    name: 'svelte-realtime:types',
+    apply: 'build',
+    buildStart() {
+      if (state.typedImports) writeTypes(state.root, listModules(), scanOrNothing, state.dir);
+    },
+  };
+
+  return [modulesPlugin, buildPlugin, devPlugin, typesPlugin];
+}
+
+export { realtime };
