@@ -31,6 +31,19 @@ describe('the production build', () => {
     expect(files.length).toBeGreaterThan(0);
     for (const file of files) expect(readFileSync(join(dir, file), 'utf8')).not.toContain('svelte-realtime-devtools');
   });
+
+  it('keeps server-only code out of the browser bundle', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { demo } = await import('./demo.js');
+    const dir = join(demo, 'build', 'client');
+    const files = readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.js'));
+    const bundle = files.map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+    expect(bundle).toContain('chat/send'); // the stub's path
+    for (const serverOnly of ['At most 500 characters', 'Sign in first', 'store.add', 'messages.splice']) {
+      expect(bundle).not.toContain(serverOnly);
+    }
+  });
 });
 
 describe('chat demo (production build)', () => {

@@ -1,0 +1,111 @@
+// The Vite plugin's static scan and generated modules, without a Vite server.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import realtime from '../vite-plugin/index.js';
+import { scanLiveModule } from '../vite-plugin/scan.js';
+import { clientStub, registryModule, ssrStub } from '../vite-plugin/stubs.js';
+
+const SOURCE = `
+import { live as l, pipe, guard } from 'svelte-realtime/server';
+import * as rt from 'svelte-realtime';
+import { db } from '$lib/server/db';
+export const _guard = guard(() => {});
+export const call = l(async (ctx, a) => db.secret(a));
+export const validated = l.validated(schema, async () => 1);
+export const limited = l.rateLimit({ points: 1, window: 10 }, async () => 1);
+export const upload = l.binary(async () => 1, { maxSize: 5 });
+export const feed = l.stream('feed', async () => [], { merge: 'latest', max: 20, key: 'uid', prepend: true, version: 2, onSubscribe() {} });
+export const room = l.stream((ctx, id) => 'room:' + id, async () => []);
+export const typing = l.channel('typing', { merge: 'presence' });
+export const flag = l.channel('flag');
+export const beta = l.gate(() => true, l.stream('beta', async () => []));
+export const piped = pipe(l.stream('p', async () => [], { merge: 'set' }), pipe.limit(1));
+export const stats = l.derived(['orders'], async () => 1);
+export const agg = l.aggregate('orders', {}, { topic: 'x' });
+export const board = l.room({ topic: (c, id) => id, presence: (c) => c.user, cursors: true, actions: { add: async () => 1, 'remove': async () => 2 } });
+export const job = l.cron('* * * * *', 't', async () => 1);
+export const hook = l.webhook('t', {});
+export const fx = rt.live.effect(['t'], () => {});
+export const helper = makeSomething();
+export function plain() {}
+export const constant = 42;
+`;
+
+describe('scan', () => {
+  it('classifies every kind of export from the source alone', () => {
+    const { exports, warnings } = scanLiveModule(SOURCE);
+    const by = Object.fromEntries(exports.map((e) => [e.name, e]));
+    expect(Object.keys(by)).toEqual([
+      'call', 'validated', 'limited', 'upload', 'feed', 'room', 'typing', 'flag', 'beta', 'piped', 'stats', 'agg', 'board', 'job', 'hook', 'fx',
+    ]);
+    expect(by.call.kind).toBe('rpc');
+    expect(by.validated.kind).toBe('rpc');
+    expect(by.limited.kind).toBe('rpc');
+    expect(by.upload.kind).toBe('binary');
+    expect(by.feed).toMatchObject({ kind: 'stream', dynamic: false, options: { merge: 'latest', max: 20, key: 'uid', prepend: true, version: 2 } });
+    expect(by.room).toMatchObject({ kind: 'stream', dynamic: true });
+    expect(by.typing.options).toEqual({ merge: 'presence' });
+    expect(by.flag.options).toEqual({ merge: 'set' });
+    expect(by.beta).toMatchObject({ kind: 'stream', gated: true });
+    expect(by.piped.options).toEqual({ merge: 'set' });
+    expect(by.stats).toMatchObject({ kind: 'stream', eager: true });
+    expect(by.agg).toMatchObject({ kind: 'stream', eager: true });
+    expect(by.board).toMatchObject({ kind: 'room', room: { presence: true, cursors: true, actions: ['add', 'remove'] } });
+    expect(by.job).toMatchObject({ kind: 'server', eager: true });
+    expect(by.hook.kind).toBe('server');
+    expect(by.fx).toMatchObject({ kind: 'server', eager: true });
+    expect(warnings).toEqual([expect.stringContaining('export "helper"')]);
+  });
+
+  it('browser stubs hold paths and options, never server code', () => {
+    const { exports } = scanLiveModule(SOURCE);
+    const code = clientStub('rooms/lobby', exports);
+    expect(code).toContain(`export const call = __rpc("rooms/lobby/call");`);
+    expect(code).toContain(`export const room = __stream("rooms/lobby/room", {}, true);`);
+    expect(code).toContain(`export const upload = __binary("rooms/lobby/upload");`);
+    expect(code).toContain(`__room("rooms/lobby/board", {"presence":true,"cursors":true,"actions":["add","remove"]})`);
+    expect(code).not.toMatch(/secret|db|\$lib|job|hook|fx/);
+    expect(ssrStub('chat', '/abs/chat.js', exports)).toContain('ssrStream(server.feed, false)');
+    expect(registryModule([{ name: 'chat', file: '/a/chat.js', eager: false }, { name: 'jobs', file: '/a/jobs.js', eager: true }])).toBe(
+      [
+        "import { registerModule } from 'svelte-realtime/server';",
+        'registerModule("chat", () => import("/a/chat.js"));',
+        'registerModule("jobs", await import("/a/jobs.js"));',
+        'export const modules = ["chat","jobs"];',
+        '',
+      ].join('\n'),
+    );
+  });
+});
+
+describe('the plugin', () => {
+  function project() {
+    const root = mkdtempSync(join(tmpdir(), 'srt-plugin-'));
+    mkdirSync(join(root, 'src', 'live', 'rooms'), { recursive: true });
+    writeFileSync(join(root, 'src', 'live', 'chat.js'), "import { live } from 'svelte-realtime/server';\nexport const send = live(async () => 1);\n");
+    writeFileSync(join(root, 'src', 'live', 'rooms', 'lobby.js'), "import { live } from 'svelte-realtime/server';\nexport const who = live.channel('who', { merge: 'presence' });\n");
+    const plugins = realtime({ typedImports: false });
+    const main = plugins.find((p) => p.name === 'svelte-realtime:live-modules');
+    main.configResolved({ root, logger: console });
+    const ctx = { addWatchFile() {}, error: (m) => { throw new Error(m); } };
+    return { root, main, ctx };
+  }
+
+  it('resolves $live imports, nested folders too, and errors on missing modules', () => {
+    const { main, ctx } = project();
+    const id = main.resolveId.call(ctx, '$live/rooms/lobby');
+    expect(id).toBe('\0svelte-realtime:live:rooms/lobby');
+    expect(main.load.call(ctx, id, { ssr: false })).toContain('__stream("rooms/lobby/who", {"merge":"presence"}, false)');
+    expect(main.load.call(ctx, id, { ssr: true })).toContain('ssrStream(server.who, false)');
+    expect(() => main.resolveId.call(ctx, '$live/missing')).toThrow(/no file src\/live\/missing\.js/);
+    expect(main.resolveId.call(ctx, 'svelte')).toBeUndefined();
+  });
+
+  it('a module that does not parse is a build error, not a crash', () => {
+    const { root, main, ctx } = project();
+    writeFileSync(join(root, 'src', 'live', 'chat.js'), 'export const broken = live(;');
+    expect(() => main.load.call(ctx, main.resolveId.call(ctx, '$live/chat'), {})).toThrow(/src\/live\/chat\.js/);
+  });
+});
