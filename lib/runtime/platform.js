@@ -3,6 +3,7 @@
 // publish is serialized once whatever the number of subscribers.
 
 import { DROPPED, internals } from './websocket.js';
+import { topicHelpers } from '../shared/topic.js';
 
 /** JSON text of `data`; `undefined` (and functions, symbols) become `null`. */
 export function toJson(data) {
@@ -69,15 +70,7 @@ export function createPlatform(getNative, connections) {
     /** Helpers bound to one topic. */
     topic(name) {
       assertName('topic', name);
-      return {
-        publish: (event, data) => platform.publish(name, event, data),
-        created: (data) => platform.publish(name, 'created', data),
-        updated: (data) => platform.publish(name, 'updated', data),
-        deleted: (data) => platform.publish(name, 'deleted', data),
-        set: (value) => platform.publish(name, 'set', value),
-        increment: (amount = 1) => platform.publish(name, 'increment', amount),
-        decrement: (amount = 1) => platform.publish(name, 'decrement', amount),
-      };
+      return topicHelpers((t, e, d) => platform.publish(t, e, d), name);
     },
   };
   return platform;

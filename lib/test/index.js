@@ -9,6 +9,7 @@
 // as on the wire.
 
 import { native } from '../runtime/native.js';
+import { topicHelpers } from '../shared/topic.js';
 import { close, defaultRegistry, handleRpc, LiveError, Registry } from '../server/index.js';
 import { TOPIC_STATE } from '../server/stream.js';
 
@@ -84,15 +85,7 @@ export function createTestEnv(options = {}) {
       return open;
     },
     topic(name) {
-      return {
-        publish: (event, data) => platform.publish(name, event, data),
-        created: (data) => platform.publish(name, 'created', data),
-        updated: (data) => platform.publish(name, 'updated', data),
-        deleted: (data) => platform.publish(name, 'deleted', data),
-        set: (value) => platform.publish(name, 'set', value),
-        increment: (amount = 1) => platform.publish(name, 'increment', amount),
-        decrement: (amount = 1) => platform.publish(name, 'decrement', amount),
-      };
+      return topicHelpers((t, e, d) => platform.publish(t, e, d), name);
     },
   };
 
