@@ -74,21 +74,16 @@ export function scanLiveModule(code) {
     }
   }
 
-  /** `live` (or `ns.live`) → true */
-  const isLive = (node) =>
-    (node?.type === 'Identifier' && liveNames.has(node.name)) ||
+  /** `live` / `pipe` imported under `names`, or read as `ns.<property>` from a namespace import. */
+  const refersTo = (node, names, property) =>
+    (node?.type === 'Identifier' && names.has(node.name)) ||
     (node?.type === 'MemberExpression' &&
       !node.computed &&
       node.object.type === 'Identifier' &&
       namespaces.has(node.object.name) &&
-      node.property.name === 'live');
-  const isPipe = (node) =>
-    (node?.type === 'Identifier' && pipeNames.has(node.name)) ||
-    (node?.type === 'MemberExpression' &&
-      !node.computed &&
-      node.object.type === 'Identifier' &&
-      namespaces.has(node.object.name) &&
-      node.property.name === 'pipe');
+      node.property.name === property);
+  const isLive = (node) => refersTo(node, liveNames, 'live');
+  const isPipe = (node) => refersTo(node, pipeNames, 'pipe');
 
   /** Classifies a call expression; undefined when it is not one of ours. */
   function classify(node) {
