@@ -5,9 +5,19 @@
 import { DROPPED, internals } from './websocket.js';
 import { topicHelpers } from '../shared/topic.js';
 
-/** JSON text of `data`; `undefined` (and functions, symbols) become `null`. */
-export function toJson(data) {
-  const json = JSON.stringify(data);
+/**
+ * JSON text of `data`; `undefined` (and functions, symbols) become `null`. Data JSON cannot
+ * carry (a cycle, a BigInt, nesting too deep for the serializer) throws a TypeError naming
+ * the call, with the serializer's error as `cause`.
+ */
+export function toJson(data, call = 'send', topic = undefined, event = undefined) {
+  let json;
+  try {
+    json = JSON.stringify(data);
+  } catch (cause) {
+    const where = topic === undefined ? '' : ` for ${JSON.stringify(topic)} / ${JSON.stringify(event)}`;
+    throw new TypeError(`svelte-realtime: ${call}()${where}: data cannot be sent as JSON (${cause.message})`, { cause });
+  }
   return json === undefined ? 'null' : json;
 }
 
@@ -31,7 +41,7 @@ export function createPlatform(getNative, connections) {
     publish(topic, event, data, options) {
       assertName('topic', topic);
       assertName('event', event);
-      return getNative().publish(topic, event, toJson(data)) > 0;
+      return getNative().publish(topic, event, toJson(data, 'platform.publish', topic, event)) > 0;
     },
 
     /** Sends one envelope to one socket; returns 0, 1 or 2 like `ws.send`. */
@@ -41,7 +51,7 @@ export function createPlatform(getNative, connections) {
       const handle = ws?.[internals];
       if (!handle) throw new TypeError('platform.send needs a WebSocket from this server');
       if (!handle.isOpen()) return DROPPED;
-      return getNative().sendEnvelope(handle.id, topic, event, toJson(data));
+      return getNative().sendEnvelope(handle.id, topic, event, toJson(data, 'platform.send', topic, event));
     },
 
     /** Sends one envelope to every socket whose user data passes `filter`; returns the count. */
@@ -53,7 +63,7 @@ export function createPlatform(getNative, connections) {
         if (filter(ws.getUserData())) ids.push(id);
       }
       if (ids.length === 0) return 0;
-      return getNative().sendEnvelopeMany(ids, topic, event, toJson(data));
+      return getNative().sendEnvelopeMany(ids, topic, event, toJson(data, 'platform.sendTo', topic, event));
     },
 
     /** Number of sockets subscribed to `topic` in this process. */

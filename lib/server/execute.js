@@ -20,6 +20,11 @@ import { subscribeStream } from './stream.js';
  * }} Request
  */
 
+/** Longest path accepted: deep paths cost the lazy-module lookup time per segment. */
+export const MAX_PATH_LENGTH = 256;
+/** Most arguments one call may carry (they are spread into the function call). */
+export const MAX_ARGS = 256;
+
 export function errorPayload(code, message, issues) {
   const payload = { ok: false, code, error: message };
   if (issues !== undefined) payload.issues = issues;
@@ -64,6 +69,27 @@ export async function withMiddleware(middleware, ctx, run) {
 }
 
 /**
+ * NOT_FOUND, but only for callers the module's guard lets in: a stranger refused by an
+ * admin module's `_guard` gets the guard's error for every name, so the module's exports
+ * cannot be enumerated by comparing NOT_FOUND with FORBIDDEN. Middleware runs first, as
+ * for a real call (it may be what sets `ctx.user`).
+ */
+async function notFound(env, path, req) {
+  const moduleGuard = env.registry.guardFor(path);
+  const missing = errorPayload(CODES.NOT_FOUND, 'Not found');
+  if (!moduleGuard) return missing;
+  const ctx = createCtx({ ws: env.ws, platform: env.platform, cursor: req.payload !== undefined ? null : (req.cursor ?? null) });
+  try {
+    return await withMiddleware(env.registry.middleware, ctx, async () => {
+      await moduleGuard(ctx);
+      return missing;
+    });
+  } catch (error) {
+    return failure(error, path, ctx, env.options);
+  }
+}
+
+/**
  * @param {Env} env
  * @param {Request} req
  * @returns {Promise<object>} the response payload
@@ -72,16 +98,19 @@ export async function execute(env, req) {
   const { path } = req;
   let ctx;
   try {
-    if (typeof path !== 'string' || !PATH_PATTERN.test(path)) {
+    if (typeof path !== 'string' || path.length > MAX_PATH_LENGTH || !PATH_PATTERN.test(path)) {
       return errorPayload(CODES.INVALID_REQUEST, 'Invalid path');
     }
     if (req.args !== undefined && !Array.isArray(req.args)) {
       return errorPayload(CODES.INVALID_REQUEST, 'args must be an array');
     }
     const args = req.args ?? [];
+    if (args.length > MAX_ARGS) {
+      return errorPayload(CODES.INVALID_REQUEST, `At most ${MAX_ARGS} arguments per call`);
+    }
     // Registered functions are found without a promise hop; lazy modules load first.
     const fn = env.registry.handlers.get(path) ?? (await env.registry.resolve(path));
-    if (!fn) return errorPayload(CODES.NOT_FOUND, 'Not found');
+    if (!fn) return await notFound(env, path, req);
     const meta = metaOf(fn);
     const binary = req.payload !== undefined;
     if (binary && meta.kind !== 'binary') {

@@ -145,8 +145,12 @@ export interface Live {
     owner(field?: string): (ctx: LiveContext) => boolean;
     team(): (ctx: LiveContext) => boolean;
     role(map: Record<string, true | false | ((ctx: LiveContext) => boolean)>): (ctx: LiveContext) => boolean;
-    any(...predicates: Array<(ctx: LiveContext) => boolean | Promise<boolean>>): (ctx: LiveContext) => Promise<boolean>;
-    all(...predicates: Array<(ctx: LiveContext) => boolean | Promise<boolean>>): (ctx: LiveContext) => Promise<boolean>;
+    /** OR: a boolean when every predicate is synchronous, else a boolean or a promise of one. */
+    any(...predicates: Array<(ctx: LiveContext) => boolean>): (ctx: LiveContext) => boolean;
+    any(...predicates: Array<(ctx: LiveContext) => boolean | Promise<boolean>>): (ctx: LiveContext) => boolean | Promise<boolean>;
+    /** AND: a boolean when every predicate is synchronous, else a boolean or a promise of one. */
+    all(...predicates: Array<(ctx: LiveContext) => boolean>): (ctx: LiveContext) => boolean;
+    all(...predicates: Array<(ctx: LiveContext) => boolean | Promise<boolean>>): (ctx: LiveContext) => boolean | Promise<boolean>;
   };
 }
 

@@ -167,6 +167,28 @@ live.gate = function gate(predicate, streamFn) {
   return withLoad(mark(fn, { ...meta, gate: predicate }));
 };
 
+const isThenable = (value) => value !== null && typeof value?.then === 'function';
+
+/**
+ * `any` (decisive = true) or `all` (decisive = false) over predicates. Stays synchronous
+ * while the predicates do, so `any(a, b)(ctx) && x` composes by hand; from the first
+ * predicate that returns a promise on, the answer is a promise too.
+ */
+function combine(name, predicates, decisive) {
+  predicates.forEach((p, i) => assertFunction(`${name}() argument ${i + 1}`, p));
+  const from = (ctx, start) => {
+    for (let i = start; i < predicates.length; i++) {
+      const answer = predicates[i](ctx);
+      if (isThenable(answer)) {
+        return Promise.resolve(answer).then((value) => (Boolean(value) === decisive ? decisive : from(ctx, i + 1)));
+      }
+      if (Boolean(answer) === decisive) return decisive;
+    }
+    return !decisive;
+  };
+  return (ctx) => from(ctx, 0);
+}
+
 /** Subscribe-time access predicates for the `access` stream option. */
 live.access = Object.freeze({
   /** Allowed when `ctx.user[field]` is present. */
@@ -180,16 +202,10 @@ live.access = Object.freeze({
     const rule = map[role];
     return rule === true || (typeof rule === 'function' && rule(ctx));
   },
-  /** OR of predicates. */
-  any: (...predicates) => async (ctx) => {
-    for (const p of predicates) if (await p(ctx)) return true;
-    return false;
-  },
-  /** AND of predicates. */
-  all: (...predicates) => async (ctx) => {
-    for (const p of predicates) if (!(await p(ctx))) return false;
-    return true;
-  },
+  /** OR of predicates: a boolean when every predicate answers synchronously. */
+  any: (...predicates) => combine('live.access.any', predicates, true),
+  /** AND of predicates: a boolean when every predicate answers synchronously. */
+  all: (...predicates) => combine('live.access.all', predicates, false),
 });
 
 /**

@@ -8,6 +8,7 @@
 
 import { CODES } from './errors.js';
 import { errorPayload, execute } from './execute.js';
+import { settleStream } from './stream.js';
 import { defaultRegistry } from './registry.js';
 import { captureCronPlatform } from './cron.js';
 import { activate, hasReactions } from './reactive.js';
@@ -20,24 +21,63 @@ const DROPPED = 2;
 
 const decoder = new TextDecoder();
 
+/** The runtime's `ws[TRACK](promise)`: graceful shutdown waits for calls still running. */
+const TRACK = Symbol.for('svelte-realtime.track');
+
+function track(ws, promise) {
+  const add = ws?.[TRACK];
+  if (typeof add === 'function') add(promise);
+}
+
 function bytesOf(data) {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return null;
 }
 
-/** Sends a response envelope; a response dropped for backpressure is worth a warning. */
-function reply(env, event, payload) {
-  let status;
+/** Why `data` cannot be sent as JSON, or null when it can (only asked after a send threw). */
+function unserializable(data) {
   try {
-    status = env.platform.send(env.ws, RPC_TOPIC, event, payload);
+    JSON.stringify(data);
+    return null;
   } catch (error) {
-    // The reference platform throws for closed sockets: the client is gone.
-    return;
+    return error;
   }
+}
+
+function sendEnvelope(env, event, payload) {
+  const status = env.platform.send(env.ws, RPC_TOPIC, event, payload);
   if (status === DROPPED && env.ws.getBufferedAmount?.() > 0) {
     console.warn(`[svelte-realtime] response ${event} dropped: the socket is over maxBackpressure`);
   }
+  return status !== DROPPED;
+}
+
+/**
+ * Sends a response envelope; true when it was queued for the socket. A payload that cannot
+ * be serialized (a cycle, a BigInt, nesting too deep) is answered `INTERNAL_ERROR` and
+ * logged with its path, instead of leaving the caller to time out.
+ */
+function reply(env, event, payload, path) {
+  try {
+    return sendEnvelope(env, event, payload);
+  } catch (error) {
+    const cause = unserializable(payload);
+    // Otherwise the platform threw for a closed socket (the reference does): the client is gone.
+    if (!cause) return false;
+    console.error(`[svelte-realtime] ${String(path)}: the result cannot be sent as JSON:`, cause);
+    try {
+      sendEnvelope(env, event, errorPayload(CODES.INTERNAL_ERROR, 'Internal server error'));
+    } catch {
+      // Closed meanwhile.
+    }
+    return false;
+  }
+}
+
+/** Sends one call's payload and confirms or withdraws the stream subscription behind it. */
+function answer(env, id, payload, path) {
+  settleStream(payload, reply(env, id, payload, path));
 }
 
 function requestOf(msg) {
@@ -52,30 +92,50 @@ function requestOf(msg) {
   };
 }
 
+/** Above this many entries an oversized batch gets one error, not one per entry. */
+const MAX_BATCH_ERRORS = 1000;
+
 async function runBatch(env, msg) {
   const entries = msg.batch;
   const idOf = (entry) => (typeof entry?.id === 'string' ? entry.id : '');
-  let results;
   if (entries.length > MAX_BATCH) {
     // One error per entry, with its id, so the client can settle every call at once (the
     // reference answered with a single id "" the client could not match, bug §9.16).
-    const error = `Batch exceeds maximum of ${MAX_BATCH} calls`;
-    results = entries.map((entry) => ({ id: idOf(entry), ...errorPayload(CODES.INVALID_REQUEST, error) }));
-  } else {
-    const one = async (entry) => {
-      if (typeof entry?.rpc !== 'string' || typeof entry?.id !== 'string') {
-        return { id: idOf(entry), ...errorPayload(CODES.INVALID_REQUEST, 'Each batch entry requires rpc and id') };
-      }
-      return { id: entry.id, ...(await execute(env, requestOf(entry))) };
-    };
-    if (msg.sequential === true) {
-      results = [];
-      for (const entry of entries) results.push(await one(entry));
-    } else {
-      results = await Promise.all(entries.map(one));
-    }
+    const error = errorPayload(CODES.INVALID_REQUEST, `Batch exceeds maximum of ${MAX_BATCH} calls`);
+    const listed = entries.length > MAX_BATCH_ERRORS ? [null] : entries;
+    reply(env, BATCH_EVENT, { batch: listed.map((entry) => ({ id: idOf(entry), ...error })) }, 'batch');
+    return;
   }
-  reply(env, BATCH_EVENT, { batch: results });
+  const one = async (entry) => {
+    if (typeof entry?.rpc !== 'string' || typeof entry?.id !== 'string') {
+      return errorPayload(CODES.INVALID_REQUEST, 'Each batch entry requires rpc and id');
+    }
+    return execute(env, requestOf(entry));
+  };
+  let payloads;
+  if (msg.sequential === true) {
+    payloads = [];
+    for (const entry of entries) payloads.push(await one(entry));
+  } else {
+    payloads = await Promise.all(entries.map(one));
+  }
+  let results = payloads.map((payload, i) => ({ id: idOf(entries[i]), ...payload }));
+  const failed = new Set();
+  let delivered;
+  try {
+    delivered = sendEnvelope(env, BATCH_EVENT, { batch: results });
+  } catch {
+    // An entry whose result cannot be serialized fails alone; the others are still answered.
+    results = results.map((result, i) => {
+      const cause = unserializable(result);
+      if (!cause) return result;
+      console.error(`[svelte-realtime] ${String(entries[i].rpc)}: the result cannot be sent as JSON:`, cause);
+      failed.add(i);
+      return { id: result.id, ...errorPayload(CODES.INTERNAL_ERROR, 'Internal server error') };
+    });
+    delivered = failed.size > 0 && reply(env, BATCH_EVENT, { batch: results }, 'batch');
+  }
+  payloads.forEach((payload, i) => settleStream(payload, delivered && !failed.has(i)));
 }
 
 function handleBinary(env, bytes) {
@@ -89,8 +149,11 @@ function handleBinary(env, bytes) {
   }
   if (typeof header?.rpc !== 'string' || typeof header.id !== 'string') return false;
   const payload = bytes.slice(3 + headerLength).buffer;
-  execute(env, { path: header.rpc, args: header.args, payload }).then((result) =>
-    reply(env, header.id, result),
+  track(
+    env.ws,
+    execute(env, { path: header.rpc, args: header.args, payload }).then((result) =>
+      answer(env, header.id, result, header.rpc),
+    ),
   );
   return true;
 }
@@ -129,11 +192,11 @@ export function handleRpc(ws, data, platform, options = {}) {
   if (msg === null || typeof msg !== 'object') return false;
   const env = { ws, platform, options, registry: options.registry ?? defaultRegistry };
   if (Array.isArray(msg.batch)) {
-    runBatch(env, msg);
+    track(ws, runBatch(env, msg));
     return true;
   }
   if (typeof msg.rpc !== 'string' || typeof msg.id !== 'string') return false;
-  execute(env, requestOf(msg)).then((payload) => reply(env, msg.id, payload));
+  track(ws, execute(env, requestOf(msg)).then((payload) => answer(env, msg.id, payload, msg.rpc)));
   return true;
 }
 

@@ -23,5 +23,21 @@ export async function loadStream(fn, platform, { args = [], user = null, registr
     return { ok: true, data: await fn(ctx, ...args) };
   };
   const payload = await withMiddleware(registry.middleware, ctx, run);
+  assertSendable(path, payload.data);
   return payload.data;
+}
+
+/**
+ * The same data must be able to reach the browser over the WebSocket later, as JSON: fail
+ * the render with the reason now rather than hydrate a store the live path cannot serve.
+ */
+function assertSendable(path, data) {
+  try {
+    JSON.stringify(data);
+  } catch (cause) {
+    throw new TypeError(
+      `svelte-realtime: ${path ?? 'stream'}.load(): the stream's data cannot be sent as JSON (${cause.message})`,
+      { cause },
+    );
+  }
 }

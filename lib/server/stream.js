@@ -1,7 +1,13 @@
-// The stream subscribe path (reference-protocol §4.5), in its order: gate, topic, access,
-// server-side subscribe BEFORE any data is read (so no event published meanwhile is lost:
-// it reaches the socket ahead of the response), onSubscribe, then channel state, delta,
-// replay or the full fetch. Also the `close` hook that fires `onUnsubscribe`.
+// The stream subscribe path (reference-protocol §4.5), in its order: request checks, gate,
+// topic, access, server-side subscribe BEFORE any data is read (so no event published
+// meanwhile is lost: it reaches the socket ahead of the response), onSubscribe, then channel
+// state, delta, replay or the full fetch. Also the `close` hook that fires `onUnsubscribe`.
+//
+// A call that fails after its subscribe (init throws FORBIDDEN, replay or delta break, the
+// reply cannot be serialized, the socket closed) withdraws the subscription and the grant it
+// made, unless the socket held the topic already: from an earlier successful call, from
+// another call still in flight, or from the app's own `ws.subscribe`. The reference left a
+// refused caller subscribed (§4.5, last line).
 
 import { CODES, LiveError } from './errors.js';
 import { createCtx } from './ctx.js';
@@ -22,6 +28,95 @@ function remember(ws, topic, fn) {
   let fns = topics.get(topic);
   if (!fns) topics.set(topic, (fns = new Set()));
   fns.add(fn);
+}
+
+/**
+ * ws → Map<topic, { pending, keep }>: stream calls in flight per topic. `keep` says whether
+ * the subscription stays when the last of them ends: true if the socket was subscribed when
+ * the first one started, or once any of them succeeded.
+ */
+const inFlight = new WeakMap();
+/** payload → settle(delivered): the claim a successful stream payload still has to confirm. */
+const unsettled = new WeakMap();
+
+function claim(ws, topic) {
+  let topics = inFlight.get(ws);
+  if (!topics) inFlight.set(ws, (topics = new Map()));
+  let entry = topics.get(topic);
+  if (!entry) {
+    entry = { pending: 0, keep: ws.isSubscribed?.(topic) === true };
+    topics.set(topic, entry);
+  }
+  entry.pending += 1;
+  return entry;
+}
+
+/**
+ * Ends one call's claim on `topic`. When it was the last and none succeeded, withdraws the
+ * subscription (and with it the grant), forgets the `onUnsubscribe` it registered, and runs
+ * `onUnsubscribe` if this call ran `onSubscribe`.
+ */
+function release(env, ctx, fn, meta, topic, entry, succeeded, joined) {
+  const { ws } = env;
+  entry.pending -= 1;
+  if (succeeded) entry.keep = true;
+  if (entry.pending > 0) return;
+  inFlight.get(ws)?.delete(topic);
+  if (entry.keep) return;
+  unsubscribeHooks.get(ws)?.get(topic)?.delete(fn);
+  try {
+    ws.unsubscribe(topic);
+  } catch {
+    // The socket closed meanwhile: its subscriptions went with it.
+  }
+  if (joined && meta.onUnsubscribe) runUnsubscribe(meta.onUnsubscribe, ctx, topic);
+}
+
+function runUnsubscribe(hook, ctx, topic) {
+  Promise.resolve()
+    .then(() => hook(ctx, topic))
+    .catch((error) => console.error(`[svelte-realtime] onUnsubscribe for ${topic} threw:`, error));
+}
+
+/** Subscribes the socket; a closed socket is `CONNECTION_CLOSED`. */
+function subscribeSocket(ws, topic) {
+  let subscribed;
+  try {
+    subscribed = ws.subscribe(topic);
+  } catch {
+    // The reference adapter throws for a socket that closed meanwhile.
+    throw new LiveError(CODES.CONNECTION_CLOSED, 'WebSocket closed');
+  }
+  // Our runtime answers false for a closed socket (and for one already subscribed).
+  if (subscribed === false && ws.isSubscribed?.(topic) === false) {
+    throw new LiveError(CODES.CONNECTION_CLOSED, 'WebSocket closed');
+  }
+}
+
+/**
+ * Confirms (`delivered`) or withdraws the subscription behind a stream payload once its
+ * reply was sent or could not be. Any other payload is ignored.
+ */
+export function settleStream(payload, delivered) {
+  const settle = payload !== null && typeof payload === 'object' ? unsettled.get(payload) : undefined;
+  if (!settle) return;
+  unsettled.delete(payload);
+  settle(delivered);
+}
+
+/** Integer request fields a client controls; anything else is refused before it drives a loop. */
+function checkRequest(meta, req) {
+  const { schemaVersion, seq } = req;
+  if (schemaVersion !== undefined) {
+    const top = meta.version ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1 || schemaVersion > top) {
+      const range = meta.version ? `1..${meta.version}` : 'a positive integer';
+      throw new LiveError(CODES.INVALID_REQUEST, `schemaVersion must be an integer in ${range}`);
+    }
+  }
+  if (typeof seq === 'number' && !(Number.isSafeInteger(seq) && seq >= 0)) {
+    throw new LiveError(CODES.INVALID_REQUEST, 'seq must be a non-negative integer');
+  }
 }
 
 function isPage(result) {
@@ -66,6 +161,7 @@ function isContiguous(missed, since, current) {
  * @returns {Promise<object>} the response payload
  */
 export async function subscribeStream(env, ctx, fn, meta, args, req) {
+  checkRequest(meta, req);
   const { ws, platform } = env;
   if (meta.gate && !(await meta.gate(ctx, ...args))) {
     return { ok: true, data: null, gated: true };
@@ -86,20 +182,32 @@ export async function subscribeStream(env, ctx, fn, meta, args, req) {
   }
   const state = meta.channel && (meta.merge === 'presence' || meta.merge === 'cursor') ? ws?.[TOPIC_STATE] : undefined;
   state?.track(topic, { merge: meta.merge, key: meta.key });
+  const entry = claim(ws, topic);
+  let joined = false;
+  let payload;
   try {
-    ws.subscribe(topic);
-  } catch {
-    // The reference adapter throws for a socket that closed meanwhile.
-    throw new LiveError(CODES.CONNECTION_CLOSED, 'WebSocket closed');
-  }
-  if (meta.onUnsubscribe) remember(ws, topic, fn);
-  if (meta.onSubscribe) {
-    try {
-      await meta.onSubscribe(ctx, topic);
-    } catch (error) {
-      console.error(`[svelte-realtime] onSubscribe for ${topic} threw:`, error);
+    subscribeSocket(ws, topic);
+    if (meta.onUnsubscribe) remember(ws, topic, fn);
+    if (meta.onSubscribe) {
+      joined = true;
+      try {
+        await meta.onSubscribe(ctx, topic);
+      } catch (error) {
+        console.error(`[svelte-realtime] onSubscribe for ${topic} threw:`, error);
+      }
     }
+    payload = await afterSubscribe(env, ctx, fn, meta, args, req, topic, state);
+  } catch (error) {
+    release(env, ctx, fn, meta, topic, entry, false, joined);
+    throw error;
   }
+  unsettled.set(payload, (delivered) => release(env, ctx, fn, meta, topic, entry, delivered, joined));
+  return payload;
+}
+
+/** Everything after the subscribe; a throw here withdraws it (see `release`). */
+async function afterSubscribe(env, ctx, fn, meta, args, req, topic, state) {
+  const { platform } = env;
   const base = { topic, merge: meta.merge, key: meta.key, prepend: meta.prepend, max: meta.max };
 
   if (meta.channel) {
@@ -137,7 +245,7 @@ export async function subscribeStream(env, ctx, fn, meta, args, req) {
   const result = await fn(ctx, ...args);
   const page = isPage(result);
   let data = page ? result.data : result;
-  if (meta.migrate && typeof req.schemaVersion === 'number' && req.schemaVersion < meta.version) {
+  if (meta.migrate && req.schemaVersion !== undefined && req.schemaVersion < meta.version) {
     data = migrate(data, req.schemaVersion, meta);
   }
   const payload = { ok: true, data, ...base };
@@ -164,9 +272,7 @@ export function close(ws, { platform } = {}) {
   for (const [topic, fns] of topics) {
     for (const fn of fns) {
       const hook = metaOf(fn)?.onUnsubscribe;
-      Promise.resolve()
-        .then(() => hook?.(ctx, topic))
-        .catch((error) => console.error(`[svelte-realtime] onUnsubscribe for ${topic} threw:`, error));
+      if (hook) runUnsubscribe(hook, ctx, topic);
     }
   }
 }
