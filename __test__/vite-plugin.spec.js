@@ -1,5 +1,5 @@
 // The Vite plugin's static scan and generated modules, without a Vite server.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -107,5 +107,30 @@ describe('the plugin', () => {
     const { root, main, ctx } = project();
     writeFileSync(join(root, 'src', 'live', 'chat.js'), 'export const broken = live(;');
     expect(() => main.load.call(ctx, main.resolveId.call(ctx, '$live/chat'), {})).toThrow(/src\/live\/chat\.js/);
+  });
+
+  it('refuses $live ids that leave the live directory, however spelled', () => {
+    const { root, main, ctx } = project();
+    writeFileSync(join(root, 'secret.js'), 'export const key = "hunter2";\n');
+    writeFileSync(join(root, 'src', 'secret.js'), 'export const key = "hunter2";\n');
+    mkdirSync(join(root, 'outside'));
+    writeFileSync(join(root, 'outside', 'mod.js'), 'export const key = "hunter2";\n');
+    symlinkSync(join(root, 'secret.js'), join(root, 'src', 'live', 'linked.js'));
+    symlinkSync(join(root, 'outside'), join(root, 'src', 'live', 'dirlink'));
+    for (const id of [
+      '$live/../../secret',
+      '$live/../secret',
+      '$live/rooms/../../../secret',
+      '$live/./chat/../../secret',
+      `$live/${join(root, 'secret')}`,
+      '$live/linked',
+      '$live/dirlink/mod',
+    ]) {
+      expect(() => main.resolveId.call(ctx, id), id).toThrow(/resolves outside src\/live/);
+    }
+    // The typings and the registry do not pick up the escaping link either.
+    const registry = main.load.call(ctx, main.resolveId.call(ctx, 'virtual:svelte-realtime/registry'));
+    expect(registry).not.toContain('linked');
+    expect(registry).toContain('"chat"');
   });
 });

@@ -10,8 +10,8 @@
 // re-registers live modules when they change, writes typings for `$live/*`, and injects the
 // DevTools overlay in dev. Made of small sub-plugins, one concern each.
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { clientStub, registryModule, ssrStub } from './stubs.js';
 import { scanLiveModule } from './scan.js';
 import { devRuntime } from './dev.js';
@@ -45,11 +45,35 @@ export default function realtime(options = {}) {
   };
   const liveDir = () => resolve(state.root, state.dir);
 
-  /** Absolute file of a live module name, or undefined. */
+  /** Whether `file` (symlinks followed) lies inside the live directory. */
+  function insideLiveDir(file) {
+    let dir;
+    let real;
+    try {
+      dir = realpathSync(liveDir());
+      real = realpathSync(file);
+    } catch {
+      return false;
+    }
+    const rel = relative(dir, real);
+    return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
+  }
+
+  /**
+   * Absolute file of a live module name, or undefined. A name that leaves the live
+   * directory (`../secret`, an absolute path, a symlink pointing out) throws: its code must
+   * never be generated into a client or SSR stub.
+   */
   function fileOf(name) {
+    const escapes = () =>
+      new Error(`$live/${name}: resolves outside ${state.dir}; $live/ imports only modules inside it`);
+    const segments = name.split(/[\\/]/);
+    if (isAbsolute(name) || segments.some((s) => s === '..' || s === '.' || s === '')) throw escapes();
     for (const ext of EXTENSIONS) {
       const file = join(liveDir(), `${name}${ext}`);
-      if (existsSync(file)) return file;
+      if (!existsSync(file)) continue;
+      if (!insideLiveDir(file)) throw escapes();
+      return file;
     }
     return undefined;
   }
@@ -61,7 +85,10 @@ export default function realtime(options = {}) {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       if (entry.isDirectory()) out.push(...listModules(join(dir, entry.name), `${prefix}${entry.name}/`));
       else if (EXTENSIONS.some((ext) => entry.name.endsWith(ext)) && !entry.name.endsWith('.d.ts')) {
-        out.push({ name: `${prefix}${entry.name.replace(/\.(js|ts|mjs)$/, '')}`, file: join(dir, entry.name) });
+        const file = join(dir, entry.name);
+        // A symlink out of the directory is not a live module (see `fileOf`).
+        if (entry.isSymbolicLink() && !insideLiveDir(file)) continue;
+        out.push({ name: `${prefix}${entry.name.replace(/\.(js|ts|mjs)$/, '')}`, file });
       }
     }
     return out;
@@ -123,7 +150,13 @@ export default function realtime(options = {}) {
       if (id === DEV_REGISTRY_ID) return RESOLVED_DEV_REGISTRY;
       if (!id.startsWith(LIVE_PREFIX)) return undefined;
       const name = id.slice(LIVE_PREFIX.length).replace(/\.(js|ts|mjs)$/, '');
-      if (!fileOf(name)) {
+      let file;
+      try {
+        file = fileOf(name);
+      } catch (error) {
+        this.error(error.message);
+      }
+      if (!file) {
         this.error(`${id}: no file ${state.dir}/${name}.js (or .ts)`);
       }
       return `${VIRTUAL_LIVE}${name}`;
