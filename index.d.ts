@@ -27,10 +27,12 @@ export declare class NativeMergeState {
 /** A running server. Create it with options and an event callback; it listens at once. */
 export declare class NativeServer {
   /**
-   * Starts listening. `onEvents(batch: Buffer)` is called on the main thread whenever
-   * events are waiting. Throws if an option is invalid or the port cannot be bound.
+   * Starts listening. `onEvents(batch)` is called on the main thread whenever events are
+   * waiting: `batch` is the number of bytes written at the start of `batchBuffer`, or a
+   * `Buffer` holding one event too large for it. Throws if an option is invalid or the
+   * port cannot be bound.
    */
-  constructor(options: NativeServerOptions, onEvents: (arg: Buffer) => void)
+  constructor(options: NativeServerOptions, onEvents: (arg: number | Buffer) => void, batchBuffer: Buffer)
   /** The port the server listens on. */
   get port(): number
   /** The address the server listens on. */
@@ -86,6 +88,12 @@ export declare class NativeServer {
   respondEnd(id: number): boolean
   /** Starts the graceful shutdown; a `Stopped` event follows. Idempotent. */
   shutdown(timeoutMs: number): void
+  /**
+   * Tells shutdown that the handlers in flight at the `Drained` event are done, so the
+   * sockets close now (after their replies) instead of at the timeout.
+   * A no-op once the server has stopped.
+   */
+  finishShutdown(): void
   /** Releases the event callback and the I/O threads. Call after `Stopped`. Idempotent. */
   dispose(): void
   stats(): NativeStats
@@ -138,6 +146,8 @@ export interface NativeServerOptions {
   maxConnections?: number
   upgradeTimeout?: number
   headerReadTimeout?: number
+  bodyReadTimeout?: number
+  requestTimeout?: number
   /** `'same-origin'`, `'*'` or a list of origins. */
   allowedOrigins?: string | Array<string>
   protocolHeader?: string

@@ -11,10 +11,13 @@ export function captureLog() {
   return { lines, info: record('info'), warn: record('warn'), error: record('error') };
 }
 
-/** Starts a server on 127.0.0.1:0 with signals off and logs captured. */
+/**
+ * Starts a server on 127.0.0.1:0 with signals off and logs captured. `close()` waits at most
+ * 2 s for handlers a test left running (the default, 30 s, would outlast the test's hooks).
+ */
 export async function start(options = {}) {
   const log = options.log ?? captureLog();
-  const server = await serve({ host: '127.0.0.1', port: 0, signals: false, log, ...options });
+  const server = await serve({ host: '127.0.0.1', port: 0, signals: false, shutdownTimeout: 2, log, ...options });
   server.log = log;
   server.wsUrl = `ws://127.0.0.1:${server.port}${options.websocket?.path ?? '/ws'}`;
   return server;

@@ -4,9 +4,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { connect, start } from './helpers.js';
+import { connect, start, waitFor } from './helpers.js';
+import { createMessage, live, Registry } from '../lib/server/index.js';
 
 const runtimeUrl = pathToFileURL(join(import.meta.dirname, '..', 'lib', 'runtime', 'index.js')).href;
+const serverUrl = pathToFileURL(join(import.meta.dirname, '..', 'lib', 'server', 'index.js')).href;
+
+/** Sends `count` calls to `slow/wait` on each client; resolves with the replies and the close. */
+function collectReplies(client) {
+  const replies = [];
+  client.on('message', (data) => {
+    const msg = JSON.parse(data.toString());
+    if (msg.topic === '__rpc') replies.push(msg);
+  });
+  return replies;
+}
 
 /** Runs a script in a child Node process; resolves with its exit code and output. */
 function runScript(source, { onReady } = {}) {
@@ -93,5 +105,79 @@ describe('shutdown', () => {
     expect(result.code).toBe(0);
     expect(result.out).toContain('hook close 1001');
     expect((await client.closed).code).toBe(1001);
+  });
+
+  it('replies of RPCs in flight go out before the 1001; later messages are not handled', async () => {
+    const registry = new Registry();
+    let started = 0;
+    registry.registerModule('slow', {
+      wait: live(async (ctx, n) => {
+        started += 1;
+        await new Promise((r) => setTimeout(r, 300));
+        return n;
+      }),
+    });
+    const server = await start({ hooks: { message: createMessage({ registry }) } });
+    const clients = await Promise.all(Array.from({ length: 4 }, () => connect(server.wsUrl)));
+    const replies = clients.map(collectReplies);
+    clients.forEach((c, k) => {
+      for (let i = 0; i < 50; i++) c.send(JSON.stringify({ rpc: 'slow/wait', id: `c${k}-${i}`, args: [i] }));
+    });
+    await waitFor(() => started === 200);
+    const closing = server.close();
+    for (const c of clients) c.send(JSON.stringify({ rpc: 'slow/wait', id: 'late', args: [0] }));
+    const codes = await Promise.all(clients.map((c) => c.closed));
+    await closing;
+    expect(codes.map((c) => c.code)).toEqual([1001, 1001, 1001, 1001]);
+    for (const [k, got] of replies.entries()) {
+      expect(got.map((r) => r.event).sort()).toEqual(Array.from({ length: 50 }, (_, i) => `c${k}-${i}`).sort());
+      expect(got.every((r) => r.data.ok === true)).toBe(true);
+    }
+    expect(started, 'the message sent after close() reached no handler').toBe(200);
+  });
+
+  it('shutdownTimeout bounds the wait for handlers that never finish', async () => {
+    const registry = new Registry();
+    registry.registerModule('stuck', { forever: live(() => new Promise(() => {})) });
+    const server = await start({ shutdownTimeout: 0.5, hooks: { message: createMessage({ registry }) } });
+    const client = await connect(server.wsUrl);
+    client.send(JSON.stringify({ rpc: 'stuck/forever', id: 'x', args: [] }));
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    await server.close();
+    expect(Date.now() - t0).toBeLessThan(4000);
+    expect([1001, 1006]).toContain((await client.closed).code);
+    expect(server.log.lines.some((l) => /1 handler\(s\) still running/.test(l.text))).toBe(true);
+  });
+
+  it('SIGTERM with RPCs in flight: every reply arrives, then 1001', async () => {
+    let client;
+    let replies;
+    const result = await runScript(
+      `
+      import { serve } from ${JSON.stringify(runtimeUrl)};
+      import { createMessage, live, Registry } from ${JSON.stringify(serverUrl)};
+      const registry = new Registry();
+      let started = 0;
+      registry.registerModule('slow', {
+        wait: live(async (ctx, n) => { if (++started === 100) console.log('ALL STARTED'); await new Promise((r) => setTimeout(r, 300)); return n; }),
+      });
+      const server = await serve({ host: '127.0.0.1', port: 0, hooks: { message: createMessage({ registry }) } });
+      console.log('PORT', server.port);
+    `,
+      {
+        onReady: async (port, child) => {
+          client = await connect(`ws://127.0.0.1:${port}/ws`);
+          replies = collectReplies(client);
+          for (let i = 0; i < 100; i++) client.send(JSON.stringify({ rpc: 'slow/wait', id: `r${i}`, args: [i] }));
+          await new Promise((r) => setTimeout(r, 100));
+          child.kill('SIGTERM');
+        },
+      },
+    );
+    expect(result.code).toBe(0);
+    expect(result.out).toContain('ALL STARTED');
+    expect((await client.closed).code).toBe(1001);
+    expect(replies).toHaveLength(100);
   });
 });

@@ -54,6 +54,8 @@ pub struct NativeServerOptions {
     pub max_connections: Option<f64>,
     pub upgrade_timeout: Option<f64>,
     pub header_read_timeout: Option<f64>,
+    pub body_read_timeout: Option<f64>,
+    pub request_timeout: Option<f64>,
     /// `'same-origin'`, `'*'` or a list of origins.
     pub allowed_origins: Option<Either<String, Vec<String>>>,
     pub protocol_header: Option<String>,
@@ -82,7 +84,10 @@ fn bytes(value: f64) -> usize {
 
 impl NativeServerOptions {
     pub fn into_config(self) -> napi::Result<ServerConfig> {
-        let mut config = ServerConfig::default();
+        let mut config = ServerConfig {
+            on_worker_idle: Some(crate::return_free_memory),
+            ..ServerConfig::default()
+        };
         let defaults = &mut config;
         if let Some(host) = self.host {
             defaults.host = host;
@@ -123,6 +128,12 @@ impl NativeServerOptions {
         }
         if let Some(v) = self.header_read_timeout {
             defaults.header_read_timeout = seconds(v);
+        }
+        if let Some(v) = self.body_read_timeout {
+            defaults.body_read_timeout = seconds(v);
+        }
+        if let Some(v) = self.request_timeout {
+            defaults.request_timeout = seconds(v);
         }
         if let Some(origins) = self.allowed_origins {
             defaults.allowed_origins = match origins {

@@ -1,9 +1,12 @@
 //! `NativeServer`: the core server as a JavaScript class.
 //!
 //! Events reach JavaScript through one threadsafe function, called at most once per batch:
-//! the call runs on Node's main thread, drains the event queue into one `Buffer` (layout in
-//! `realtime_core::events::encode`, decoded by `lib/runtime/batch.js`) and passes it to the
-//! callback given to the constructor. The threadsafe function is strong (it keeps Node
+//! the call runs on Node's main thread and drains the event queue straight into the batch
+//! `Buffer` JavaScript gave the constructor (layout in `realtime_core::events::encode_into`,
+//! decoded by `lib/runtime/batch.js`), then calls back with the length written. The same
+//! buffer serves every batch, so a message flood allocates nothing per batch on either side
+//! (a fresh buffer per batch left hundreds of MiB to the allocator under a flood); only an
+//! event larger than the whole buffer comes as a `Buffer` of its own. The threadsafe function is strong (it keeps Node
 //! alive while the server runs), unbounded in Node's own queue (our queue bounds itself and
 //! wakes at most one pending call), and released by `dispose()` after the `Stopped` event.
 //!
@@ -18,6 +21,7 @@ use napi::bindgen_prelude::{Buffer, Function, Uint8ArraySlice};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Either, Status};
 use napi_derive::napi;
+use realtime_core::events::Drained;
 use realtime_core::merge::MergeOptions;
 use realtime_core::server::{HttpHead, HttpResponse, UpgradeDecision};
 use realtime_core::{EventQueue, RunningServer, SendStatus};
@@ -43,6 +47,9 @@ pub struct NativeServer {
     address: String,
 }
 
+/// Smallest batch buffer accepted: room for a batch of ordinary events.
+const MIN_BATCH_BUFFER: usize = 64 * 1024;
+
 fn id_of(id: i64) -> u64 {
     id.max(0) as u64
 }
@@ -63,13 +70,21 @@ fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
 
 #[napi]
 impl NativeServer {
-    /// Starts listening. `onEvents(batch: Buffer)` is called on the main thread whenever
-    /// events are waiting. Throws if an option is invalid or the port cannot be bound.
+    /// Starts listening. `onEvents(batch)` is called on the main thread whenever events are
+    /// waiting: `batch` is the number of bytes written at the start of `batchBuffer`, or a
+    /// `Buffer` holding one event too large for it. Throws if an option is invalid or the
+    /// port cannot be bound.
     #[napi(constructor)]
     pub fn new(
         options: NativeServerOptions,
-        on_events: Function<Buffer, ()>,
+        on_events: Function<Either<u32, Buffer>, ()>,
+        mut batch_buffer: Buffer,
     ) -> napi::Result<Self> {
+        if batch_buffer.len() < MIN_BATCH_BUFFER {
+            return Err(napi::Error::from_reason(format!(
+                "batchBuffer must hold at least {MIN_BATCH_BUFFER} bytes"
+            )));
+        }
         let config = options.into_config()?;
         let events = Arc::new(EventQueue::new(config.inbound_queue_bytes));
         let drain_events = Arc::clone(&events);
@@ -77,9 +92,10 @@ impl NativeServer {
             .build_threadsafe_function::<()>()
             .callee_handled::<false>()
             .build_callback(move |_ctx| {
-                let mut batch = Vec::new();
-                drain_events.drain(&mut batch);
-                Ok(Buffer::from(batch))
+                Ok(match drain_events.drain_into(&mut batch_buffer) {
+                    Drained::Written(len) => Either::A(len as u32),
+                    Drained::Oversized(alone) => Either::B(Buffer::from(alone)),
+                })
             })?;
         let server = RunningServer::start(config, Arc::clone(&events))
             .map_err(|e| napi::Error::new(Status::GenericFailure, e.to_string()))?;
@@ -307,6 +323,16 @@ impl NativeServer {
         let timeout = Duration::from_secs_f64(timeout_ms.max(0.0) / 1000.0);
         self.server()?.begin_shutdown(timeout);
         Ok(())
+    }
+
+    /// Tells shutdown that the handlers in flight at the `Drained` event are done, so the
+    /// sockets close now (after their replies) instead of at the timeout.
+    /// A no-op once the server has stopped.
+    #[napi]
+    pub fn finish_shutdown(&self) {
+        if let Some(server) = &self.server {
+            server.finish_shutdown();
+        }
     }
 
     /// Releases the event callback and the I/O threads. Call after `Stopped`. Idempotent.

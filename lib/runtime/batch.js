@@ -3,7 +3,8 @@
 //   kind u8 | flags u8 | code u16 LE | payload length u32 LE | id u64 LE | payload
 // Messages: flags bit 0 = binary frame, bits 1-2 = message kind (0 other, 1 RPC text,
 // 2 RPC binary); HTTP requests: bit 0 = a body follows. Close: code = close code. Log:
-// code = level. HTTP body end: code = 0 complete, 413 too large, 400 broken.
+// code = level. HTTP body end: code = 0 complete, 413 too large, 400 broken. Drained: shutdown
+// stopped every socket reading (no client message follows).
 
 export const UPGRADE = 1;
 export const UPGRADE_ABORTED = 2;
@@ -19,8 +20,16 @@ export const STOPPED = 11;
 export const HTTP_BODY = 12;
 export const HTTP_BODY_END = 13;
 export const HTTP_DRAIN = 14;
+export const DRAINED = 15;
 
 export const HEADER_LEN = 16;
+
+/**
+ * Size of the one buffer the addon writes every batch into (a batch ends when the next
+ * event does not fit; a single larger event comes in a buffer of its own). Pages never
+ * written are never resident.
+ */
+export const BATCH_BUFFER_BYTES = 4 * 1024 * 1024;
 
 const utf8 = new TextDecoder();
 

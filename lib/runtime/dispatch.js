@@ -12,13 +12,15 @@ const LEVELS = ['info', 'warn', 'error'];
 const FAILED = Symbol('hook failed');
 
 /**
- * Calls a hook and logs a throw or a rejection. Returns the hook's result, or `FAILED`
- * when it threw synchronously.
+ * Calls a hook and logs a throw or a rejection; a promise it returns is in flight until it
+ * settles (shutdown waits for it). Returns the hook's result, or `FAILED` when it threw
+ * synchronously.
  */
-function call(log, name, hook, ...args) {
+function call(log, inflight, name, hook, ...args) {
   try {
     const result = hook(...args);
     if (result && typeof result.then === 'function') {
+      inflight.track(result);
       result.then(undefined, (error) => log.error(`[svelte-realtime] ${name} hook rejected:`, error));
     }
     return result;
@@ -36,11 +38,13 @@ function call(log, name, hook, ...args) {
  *   connections: Map<number, ServerWebSocket>,
  *   http: ReturnType<typeof import('./http.js').createHttpBridge>,
  *   log: Pick<Console, 'info' | 'warn' | 'error'>,
+ *   inflight: ReturnType<typeof import('./inflight.js').createInflight>,
+ *   onDrained: () => void,
  *   onStopped: () => void,
  * }} ctx
  * @returns {(batch: Uint8Array) => void}
  */
-export function createDispatcher({ getNative, hooks, platform, connections, http, log, onStopped }) {
+export function createDispatcher({ getNative, hooks, platform, connections, http, log, inflight, onDrained, onStopped }) {
   /** User data of accepted upgrades, waiting for their `OPEN`. */
   const accepted = new Map();
 
@@ -79,9 +83,9 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
   function open(id, remoteAddress) {
     const userData = accepted.get(id) ?? {};
     accepted.delete(id);
-    const ws = new ServerWebSocket(getNative(), id, userData, remoteAddress);
+    const ws = new ServerWebSocket(getNative(), id, userData, remoteAddress, inflight.track);
     connections.set(id, ws);
-    if (hooks.open) call(log, 'open', hooks.open, ws, { platform });
+    if (hooks.open) call(log, inflight, 'open', hooks.open, ws, { platform });
   }
 
   function close(id, code, message) {
@@ -89,14 +93,14 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
     if (!ws) return;
     connections.delete(id);
     ws[internals].markClosed();
-    if (hooks.close) call(log, 'close', hooks.close, ws, { code, message, platform });
+    if (hooks.close) call(log, inflight, 'close', hooks.close, ws, { code, message, platform });
   }
 
   function subscribe(ws, topic) {
     const allow = (answer) => {
       if (answer !== false && ws[internals].isOpen()) ws.subscribe(topic);
     };
-    const result = call(log, 'subscribe', hooks.subscribe, ws, topic, { platform });
+    const result = call(log, inflight, 'subscribe', hooks.subscribe, ws, topic, { platform });
     if (result && typeof result.then === 'function') {
       result.then(allow, () => {});
     } else if (result !== FAILED) {
@@ -110,7 +114,7 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
         const ws = connections.get(id);
         if (ws && hooks.message) {
           const data = ev.copy(bytes, start, end);
-          call(log, 'message', hooks.message, ws, { data, isBinary: (flags & 1) === 1, platform });
+          call(log, inflight, 'message', hooks.message, ws, { data, isBinary: (flags & 1) === 1, platform });
         }
         break;
       }
@@ -128,7 +132,7 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
         break;
       case ev.DRAIN: {
         const ws = connections.get(id);
-        if (ws && hooks.drain) call(log, 'drain', hooks.drain, ws, { platform });
+        if (ws && hooks.drain) call(log, inflight, 'drain', hooks.drain, ws, { platform });
         break;
       }
       case ev.SUBSCRIBE: {
@@ -153,6 +157,9 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
         break;
       case ev.LOG:
         log[LEVELS[code] ?? 'info'](`[svelte-realtime] ${ev.text(bytes, start, end)}`);
+        break;
+      case ev.DRAINED:
+        onDrained();
         break;
       case ev.STOPPED:
         onStopped();

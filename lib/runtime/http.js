@@ -1,14 +1,18 @@
 // The bridge from HTTP requests the server hands over to a fetch-style handler:
 // `(request: Request, { platform, getClientAddress }) => Response | Promise<Response>`.
 //
-// Both bodies stream. The request body arrives in chunks (the server stops it at
-// `bodySizeLimit` and answers 413 itself); the response body goes back chunk by chunk,
+// Both bodies stream. The request body arrives in chunks (the server stops it and answers
+// itself: 413 past `bodySizeLimit`, 400 for broken framing, 408 past `bodyReadTimeout` or
+// `requestTimeout`; the handler's later answer is ignored); the response body goes back chunk by chunk,
 // waiting for the server's drain signal when its queue is full. A response whose body is a
 // single chunk goes out whole, with Content-Length.
 
 const encoder = new TextEncoder();
 
-/** The server no longer wants this response (client left, or 413). */
+/** What a request body stream errors with when the server stopped it. */
+const BODY_ERRORS = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large' };
+
+/** The server no longer wants this response (client left, or it answered 4xx itself). */
 class Gone extends Error {}
 
 /**
@@ -125,12 +129,12 @@ export function createHttpBridge({ getNative, handler, platform, origin, log }) 
       requests.get(id)?.body?.enqueue(chunk);
     },
 
-    /** The request body ended: 0 complete, 413 too large, 400 broken. */
+    /** The request body ended: 0 complete, 413 too large, 400 broken, 408 too slow. */
     bodyEnd(id, code) {
       const controller = requests.get(id)?.body;
       if (!controller) return;
       if (code === 0) controller.close();
-      else controller.error(new Error(code === 413 ? 'Payload Too Large' : 'Bad Request'));
+      else controller.error(new Error(BODY_ERRORS[code] ?? 'Bad Request'));
     },
 
     /** The response queue has room again. */

@@ -147,7 +147,20 @@ export interface ServeOptions {
   bodySizeLimit?: number;
   /** Seconds a client may take to send a request head. @default 10 */
   headerReadTimeout?: number;
-  /** Seconds `close()` waits for in-flight requests and closing sockets. @default 30 */
+  /**
+   * Longest silence, in seconds, between two reads of a request body for `fetch`; past it
+   * the server answers 408 and closes the connection (0 disables). @default 10
+   */
+  bodyReadTimeout?: number;
+  /**
+   * Seconds to receive a whole request body however steadily it trickles (Node's
+   * `requestTimeout`); past it, 408 and close (0 disables). @default 300
+   */
+  requestTimeout?: number;
+  /**
+   * Seconds `close()` takes at most: handlers in flight finish and send their replies, then
+   * sockets close with 1001 while HTTP requests in flight finish. @default 30
+   */
   shutdownTimeout?: number;
   /** Answered `200 OK` by the server itself; `false` disables. @default '/healthz' */
   healthCheckPath?: string | false;
@@ -203,6 +216,9 @@ export declare const DEFAULTS: Readonly<{
   port: number;
   workers: number;
   shutdownTimeout: number;
+  headerReadTimeout: number;
+  bodyReadTimeout: number;
+  requestTimeout: number;
   bodySizeLimit: number;
   healthCheckPath: string;
   signals: boolean;

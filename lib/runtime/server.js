@@ -8,6 +8,8 @@ import { loadHooks } from './hooks.js';
 import { createPlatform } from './platform.js';
 import { createDispatcher } from './dispatch.js';
 import { createHttpBridge } from './http.js';
+import { createInflight } from './inflight.js';
+import { BATCH_BUFFER_BYTES } from './batch.js';
 
 /** Servers that listen for SIGTERM/SIGINT, so one signal closes them all. */
 const signalled = new Set();
@@ -47,13 +49,19 @@ export class RealtimeServer {
   #shutdownTimeout;
   #closing = null;
   #stopped;
+  #drained;
+  #inflight;
+  #log;
 
   /** @internal */
-  constructor({ nativeServer, platform, connections, shutdownTimeout, stopped }) {
+  constructor({ nativeServer, platform, connections, shutdownTimeout, stopped, drained, inflight, log }) {
     this.#native = nativeServer;
     this.#connections = connections;
     this.#shutdownTimeout = shutdownTimeout;
     this.#stopped = stopped;
+    this.#drained = drained;
+    this.#inflight = inflight;
+    this.#log = log;
     /** The platform object hooks receive (`event.platform` in SvelteKit). */
     this.platform = platform;
     /** The port the server listens on (the real one when `port: 0` was asked). */
@@ -82,13 +90,25 @@ export class RealtimeServer {
   }
 
   /**
-   * Graceful shutdown: stop accepting, close WebSockets with 1001 (the `close` hook runs for
-   * each), let HTTP requests in flight finish within `shutdownTimeout`, then release the
-   * native server. Safe to call more than once; every call returns the same promise.
+   * Graceful shutdown, all within `shutdownTimeout`: stop accepting connections and stop
+   * reading messages; let the handlers in flight finish (their replies are sent); close
+   * WebSockets with 1001 (the `close` hook runs for each) while HTTP requests in flight
+   * finish; then release the native server. Safe to call more than once; every call returns
+   * the same promise.
    */
   close() {
     if (!this.#closing) {
-      this.#native.shutdown(this.#shutdownTimeout * 1000);
+      const timeoutMs = this.#shutdownTimeout * 1000;
+      const deadline = Date.now() + timeoutMs;
+      this.#native.shutdown(timeoutMs);
+      this.#drained
+        .then(() => this.#inflight.idle(deadline - Date.now()))
+        .then((left) => {
+          if (left > 0) {
+            this.#log.warn(`[svelte-realtime] shutdown timeout: ${left} handler(s) still running; closing anyway`);
+          }
+          this.#native.finishShutdown();
+        });
       this.#closing = this.#stopped.then(() => {
         this.#native.dispose();
         unwatchSignals(this);
@@ -127,6 +147,11 @@ export async function serve(options = {}) {
   const stopped = new Promise((resolve) => {
     markStopped = resolve;
   });
+  let markDrained;
+  const drained = new Promise((resolve) => {
+    markDrained = resolve;
+  });
+  const inflight = createInflight();
   const dispatch = createDispatcher({
     getNative,
     hooks,
@@ -134,17 +159,27 @@ export async function serve(options = {}) {
     connections,
     http,
     log: opts.log,
+    inflight,
+    onDrained: () => markDrained(),
     onStopped: () => markStopped(),
   });
   // The addon calls `dispatch` asynchronously (never during this constructor), so
   // `nativeServer` is assigned before the first event is handled.
-  nativeServer = new NativeServer(nativeOptions(opts, hooks), dispatch);
+  const batchBuffer = Buffer.allocUnsafeSlow(BATCH_BUFFER_BYTES);
+  nativeServer = new NativeServer(
+    nativeOptions(opts, hooks),
+    (batch) => dispatch(typeof batch === 'number' ? batchBuffer.subarray(0, batch) : batch),
+    batchBuffer,
+  );
   const server = new RealtimeServer({
     nativeServer,
     platform,
     connections,
     shutdownTimeout: opts.shutdownTimeout,
     stopped,
+    drained,
+    inflight,
+    log: opts.log,
   });
   if (opts.signals) watchSignals(server);
   return server;

@@ -17,6 +17,8 @@ export const internals = Symbol('svelte-realtime.ws');
  * through this registry symbol so the two layers share no imports.
  */
 const TOPIC_STATE = Symbol.for('svelte-realtime.topicState');
+/** `track(promise)`: work on this socket graceful shutdown waits for (see inflight.js). */
+const TRACK = Symbol.for('svelte-realtime.track');
 const topicStates = new WeakMap();
 
 function topicStateOf(native) {
@@ -65,15 +67,18 @@ export class ServerWebSocket {
   #remoteAddress;
   #open = true;
   #handle;
+  #track;
 
   /**
    * @param {import('../../index.js').NativeServer} native
    * @param {number} id
    * @param {any} userData
    * @param {string} remoteAddress
+   * @param {(promise: Promise<unknown>) => unknown} [track]
    */
-  constructor(native, id, userData, remoteAddress) {
+  constructor(native, id, userData, remoteAddress, track) {
     this.#native = native;
+    this.#track = track;
     this.#id = id;
     this.#userData = userData;
     this.#remoteAddress = remoteAddress;
@@ -161,5 +166,9 @@ export class ServerWebSocket {
 
   get [TOPIC_STATE]() {
     return topicStateOf(this.#native);
+  }
+
+  get [TRACK]() {
+    return this.#track;
   }
 }

@@ -61,6 +61,12 @@ pub struct ServerConfig {
     pub upgrade_timeout: Duration,
     /// How long a client may take to send a complete HTTP request head. Default 10 s.
     pub header_read_timeout: Duration,
+    /// Longest silence between two reads of a request body handed to the HTTP handler;
+    /// past it the request gets 408 and the connection closes. Zero disables. Default 10 s.
+    pub body_read_timeout: Duration,
+    /// Longest time to receive a whole request body (Node's `requestTimeout`), however
+    /// steadily it trickles in; past it, 408 and close. Zero disables. Default 300 s.
+    pub request_timeout: Duration,
     /// Which `Origin` headers may open a WebSocket. Default same-origin.
     pub allowed_origins: OriginPolicy,
     /// Header carrying the original scheme behind a proxy (e.g. `x-forwarded-proto`).
@@ -80,6 +86,10 @@ pub struct ServerConfig {
     pub static_files: StaticConfig,
     /// Which hooks exist.
     pub hooks: HookSet,
+    /// Called on an I/O thread each time it runs out of work and parks. The Node binding
+    /// hands the allocator's freed pages back to the OS here, so memory a flood took comes
+    /// back once the flood is over. Default none.
+    pub on_worker_idle: Option<fn()>,
 }
 
 impl Default for ServerConfig {
@@ -98,6 +108,8 @@ impl Default for ServerConfig {
             max_connections: 100_000,
             upgrade_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(300),
             allowed_origins: OriginPolicy::SameOrigin,
             protocol_header: None,
             host_header: None,
@@ -107,6 +119,7 @@ impl Default for ServerConfig {
             inbound_queue_bytes: 64 * 1024 * 1024,
             static_files: StaticConfig::default(),
             hooks: HookSet::default(),
+            on_worker_idle: None,
         }
     }
 }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use tokio::sync::Semaphore;
 
 use crate::ConnId;
@@ -69,6 +69,10 @@ pub enum Event {
     HttpAborted { id: ConnId },
     /// A message for the log (`level`: 0 info, 1 warn, 2 error).
     Log { level: u16, message: String },
+    /// Shutdown has begun and every socket has stopped reading: no client message follows.
+    /// The runner finishes the handlers it has in flight (their replies still go out), then
+    /// calls `RunningServer::finish_shutdown` so the sockets close with 1001.
+    Drained,
     /// The server has stopped: no event follows.
     Stopped,
 }
@@ -89,35 +93,37 @@ pub mod kind {
     pub const HTTP_BODY: u8 = 12;
     pub const HTTP_BODY_END: u8 = 13;
     pub const HTTP_DRAIN: u8 = 14;
+    pub const DRAINED: u8 = 15;
 }
 
 /// Size of the fixed record header.
 pub const RECORD_HEADER_LEN: usize = 16;
 
-/// Appends one event to `out`.
-///
-/// Record layout, little-endian:
-/// `kind u8 | flags u8 | code u16 | payload length u32 | id u64 | payload`.
-/// `flags`: messages: bit 0 = binary frame, bits 1–2 = [`MessageKind`]; HTTP requests:
-/// bit 0 = a body follows. `code`: close code, log level, or HTTP body end code.
-pub fn encode(event: &Event, out: &mut Vec<u8>) {
-    let mut record = |kind: u8, flags: u8, code: u16, id: ConnId, parts: &[&[u8]]| {
-        let len: usize = parts.iter().map(|p| p.len()).sum();
-        out.reserve(RECORD_HEADER_LEN + len);
-        out.push(kind);
-        out.push(flags);
-        out.extend_from_slice(&code.to_le_bytes());
-        out.extend_from_slice(&(len as u32).to_le_bytes());
-        out.extend_from_slice(&id.to_le_bytes());
-        for part in parts {
-            out.extend_from_slice(part);
-        }
-    };
+/// The fixed header fields and the payload of one event's record.
+struct Record<'a> {
+    kind: u8,
+    flags: u8,
+    code: u16,
+    id: ConnId,
+    payload: &'a [u8],
+}
+
+fn record(kind: u8, flags: u8, code: u16, id: ConnId, payload: &[u8]) -> Record<'_> {
+    Record {
+        kind,
+        flags,
+        code,
+        id,
+        payload,
+    }
+}
+
+fn record_of(event: &Event) -> Record<'_> {
     match event {
-        Event::Upgrade { id, request } => record(kind::UPGRADE, 0, 0, *id, &[request.as_bytes()]),
+        Event::Upgrade { id, request } => record(kind::UPGRADE, 0, 0, *id, request.as_bytes()),
         Event::UpgradeAborted { id } => record(kind::UPGRADE_ABORTED, 0, 0, *id, &[]),
         Event::Open { id, remote_address } => {
-            record(kind::OPEN, 0, 0, *id, &[remote_address.as_bytes()])
+            record(kind::OPEN, 0, 0, *id, remote_address.as_bytes())
         }
         Event::Message {
             id,
@@ -126,25 +132,64 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) {
             data,
         } => {
             let flags = u8::from(*is_binary) | ((*message_kind as u8) << 1);
-            record(kind::MESSAGE, flags, 0, *id, &[data])
+            record(kind::MESSAGE, flags, 0, *id, data)
         }
-        Event::Close { id, code, reason } => record(kind::CLOSE, 0, *code, *id, &[reason]),
+        Event::Close { id, code, reason } => record(kind::CLOSE, 0, *code, *id, reason),
         Event::Drain { id } => record(kind::DRAIN, 0, 0, *id, &[]),
-        Event::Subscribe { id, topic } => record(kind::SUBSCRIBE, 0, 0, *id, &[topic.as_bytes()]),
+        Event::Subscribe { id, topic } => record(kind::SUBSCRIBE, 0, 0, *id, topic.as_bytes()),
         Event::HttpRequest { id, head, has_body } => record(
             kind::HTTP_REQUEST,
             u8::from(*has_body),
             0,
             *id,
-            &[head.as_bytes()],
+            head.as_bytes(),
         ),
-        Event::HttpBody { id, chunk } => record(kind::HTTP_BODY, 0, 0, *id, &[chunk]),
+        Event::HttpBody { id, chunk } => record(kind::HTTP_BODY, 0, 0, *id, chunk),
         Event::HttpBodyEnd { id, code } => record(kind::HTTP_BODY_END, 0, *code, *id, &[]),
         Event::HttpDrain { id } => record(kind::HTTP_DRAIN, 0, 0, *id, &[]),
         Event::HttpAborted { id } => record(kind::HTTP_ABORTED, 0, 0, *id, &[]),
-        Event::Log { level, message } => record(kind::LOG, 0, *level, 0, &[message.as_bytes()]),
+        Event::Log { level, message } => record(kind::LOG, 0, *level, 0, message.as_bytes()),
+        Event::Drained => record(kind::DRAINED, 0, 0, 0, &[]),
         Event::Stopped => record(kind::STOPPED, 0, 0, 0, &[]),
     }
+}
+
+/// Bytes `event` takes in a batch.
+pub fn encoded_len(event: &Event) -> usize {
+    RECORD_HEADER_LEN + record_of(event).payload.len()
+}
+
+/// Writes one event into `out`, which must be exactly [`encoded_len`] bytes.
+///
+/// Record layout, little-endian:
+/// `kind u8 | flags u8 | code u16 | payload length u32 | id u64 | payload`.
+/// `flags`: messages: bit 0 = binary frame, bits 1–2 = [`MessageKind`]; HTTP requests:
+/// bit 0 = a body follows. `code`: close code, log level, or HTTP body end code.
+pub fn encode_into(event: &Event, out: &mut [u8]) {
+    let record = record_of(event);
+    let (header, payload) = out.split_at_mut(RECORD_HEADER_LEN);
+    header[0] = record.kind;
+    header[1] = record.flags;
+    header[2..4].copy_from_slice(&record.code.to_le_bytes());
+    header[4..8].copy_from_slice(&(record.payload.len() as u32).to_le_bytes());
+    header[8..16].copy_from_slice(&record.id.to_le_bytes());
+    payload.copy_from_slice(record.payload);
+}
+
+/// Appends one event to `out`.
+pub fn encode(event: &Event, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + encoded_len(event), 0);
+    encode_into(event, &mut out[start..]);
+}
+
+/// What one drain produced.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Drained {
+    /// This many bytes of records were written into the caller's buffer (0: nothing queued).
+    Written(usize),
+    /// One event larger than the caller's whole buffer, encoded on its own.
+    Oversized(Vec<u8>),
 }
 
 type Waker = Box<dyn Fn() + Send + Sync>;
@@ -153,6 +198,9 @@ type Waker = Box<dyn Fn() + Send + Sync>;
 pub struct EventQueue {
     tx: Sender<Event>,
     rx: Receiver<Event>,
+    /// An event that did not fit the last batch; it leads the next one. Only the single
+    /// draining thread takes this lock.
+    carry: Mutex<Option<Event>>,
     wake_pending: AtomicBool,
     /// Read on every wake, written twice in a server's life (set, clear).
     waker: RwLock<Option<Waker>>,
@@ -162,8 +210,6 @@ pub struct EventQueue {
 
 /// Most events handed over in one drain, so one batch never monopolizes the JS thread.
 pub const MAX_BATCH_EVENTS: usize = 4096;
-/// Most payload bytes handed over in one drain (a single larger event still goes whole).
-pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 impl EventQueue {
     /// A queue whose budgeted events may hold at most `budget_bytes` (capped at 4 GiB).
@@ -173,6 +219,7 @@ impl EventQueue {
         Self {
             tx,
             rx,
+            carry: Mutex::new(None),
             wake_pending: AtomicBool::new(false),
             waker: RwLock::new(None),
             budget: Semaphore::new(budget_total),
@@ -184,7 +231,7 @@ impl EventQueue {
     pub fn set_waker(&self, waker: impl Fn() + Send + Sync + 'static) {
         *self.waker.write() = Some(Box::new(waker));
         // Events may already be waiting.
-        if !self.rx.is_empty() {
+        if !self.rx.is_empty() || self.carry.lock().is_some() {
             self.wake();
         }
     }
@@ -203,8 +250,15 @@ impl EventQueue {
         }
     }
 
-    /// Queues an event that is bounded by the number of connections.
+    /// Queues an event that is bounded by the number of connections. Client-driven events
+    /// (those with a [`cost`](Self::cost)) must use [`push_budgeted`](Self::push_budgeted),
+    /// or draining them would hand back budget nobody took.
     pub fn push(&self, event: Event) {
+        debug_assert_eq!(self.cost(&event), 0, "budgeted event pushed without budget");
+        self.enqueue(event);
+    }
+
+    fn enqueue(&self, event: Event) {
         // The receiver lives in `self`, so sending cannot fail.
         let _ = self.tx.send(event);
         self.wake();
@@ -220,7 +274,7 @@ impl EventQueue {
                 Err(_) => return, // the semaphore is never closed
             }
         }
-        self.push(event);
+        self.enqueue(event);
     }
 
     fn cost(&self, event: &Event) -> u32 {
@@ -234,31 +288,57 @@ impl EventQueue {
         bytes.min(self.budget_total) as u32
     }
 
-    /// Encodes queued events into `out` (appending) and returns how many; returns budget.
-    /// Re-arms the waker first, so an event pushed during the drain wakes again.
-    pub fn drain(&self, out: &mut Vec<u8>) -> usize {
+    /// Encodes queued events into `out` until the next one does not fit (it leads the next
+    /// batch) or [`MAX_BATCH_EVENTS`] are in; returns their budget. Re-arms the waker first,
+    /// so an event pushed during the drain wakes again. Writing into the caller's buffer
+    /// means no allocation per batch: in Node it is one `Buffer` reused for every batch.
+    pub fn drain_into(&self, out: &mut [u8]) -> Drained {
         self.wake_pending.store(false, Ordering::Release);
-        let start = out.len();
+        let mut carry = self.carry.lock();
+        let mut written = 0;
         let mut count = 0;
         let mut released = 0u64;
-        while count < MAX_BATCH_EVENTS && out.len() - start < MAX_BATCH_BYTES {
-            let Ok(event) = self.rx.try_recv() else {
+        let mut oversized = None;
+        while count < MAX_BATCH_EVENTS {
+            let Some(event) = carry.take().or_else(|| self.rx.try_recv().ok()) else {
                 break;
             };
+            let len = encoded_len(&event);
+            if written + len > out.len() {
+                if written == 0 {
+                    let mut alone = Vec::new();
+                    encode(&event, &mut alone);
+                    released += u64::from(self.cost(&event));
+                    oversized = Some(alone);
+                } else {
+                    *carry = Some(event);
+                }
+                break;
+            }
+            encode_into(&event, &mut out[written..written + len]);
+            written += len;
             released += u64::from(self.cost(&event));
-            encode(&event, out);
             count += 1;
         }
+        let more = carry.is_some() || !self.rx.is_empty();
+        drop(carry);
         self.release(released);
-        if !self.rx.is_empty() {
+        if more {
             self.wake();
         }
-        count
+        match oversized {
+            Some(alone) => Drained::Oversized(alone),
+            None => Drained::Written(written),
+        }
     }
 
     /// Takes one event, waiting up to `timeout` (Rust tests drive the server this way).
     pub fn recv_timeout(&self, timeout: std::time::Duration) -> Option<Event> {
-        let event = self.rx.recv_timeout(timeout).ok()?;
+        let carried = self.carry.lock().take();
+        let event = match carried {
+            Some(event) => event,
+            None => self.rx.recv_timeout(timeout).ok()?,
+        };
         self.release(u64::from(self.cost(&event)));
         Some(event)
     }
@@ -343,11 +423,38 @@ mod tests {
             queue.push(Event::Drain { id });
         }
         assert_eq!(wakes.load(Ordering::SeqCst), 1);
-        let mut out = Vec::new();
-        assert_eq!(queue.drain(&mut out), 5);
-        assert_eq!(out.len(), 5 * RECORD_HEADER_LEN);
+        let mut out = vec![0u8; 1024];
+        assert_eq!(
+            queue.drain_into(&mut out),
+            Drained::Written(5 * RECORD_HEADER_LEN)
+        );
         queue.push(Event::Drain { id: 9 });
         assert_eq!(wakes.load(Ordering::SeqCst), 2, "re-armed after the drain");
+    }
+
+    #[tokio::test]
+    async fn a_record_that_does_not_fit_leads_the_next_batch() {
+        let queue = EventQueue::new(1 << 20);
+        let message = |n: usize| Event::Message {
+            id: 1,
+            is_binary: false,
+            kind: MessageKind::Other,
+            data: Bytes::from(vec![b'x'; n]),
+        };
+        queue.push_budgeted(message(40)).await;
+        queue.push_budgeted(message(40)).await;
+        queue.push_budgeted(message(500)).await;
+        let mut out = vec![0u8; 128];
+        // Two 56-byte records fit in 128; the third waits.
+        assert_eq!(queue.drain_into(&mut out), Drained::Written(112));
+        // Alone it is larger than the whole buffer: it comes out encoded on its own.
+        let Drained::Oversized(alone) = queue.drain_into(&mut out) else {
+            panic!("expected the oversized record");
+        };
+        assert_eq!(alone.len(), RECORD_HEADER_LEN + 500);
+        assert_eq!(&alone[4..8], &500u32.to_le_bytes());
+        assert_eq!(queue.drain_into(&mut out), Drained::Written(0));
+        assert_eq!(queue.budget_in_use(), 0, "every budget byte returned");
     }
 
     #[tokio::test]
@@ -367,12 +474,15 @@ mod tests {
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!blocked.is_finished(), "over budget: the producer waits");
-        let mut out = Vec::new();
-        assert_eq!(queue.drain(&mut out), 1);
+        let mut out = vec![0u8; 1024];
+        assert_eq!(
+            queue.drain_into(&mut out),
+            Drained::Written(RECORD_HEADER_LEN + 8)
+        );
         blocked.await.unwrap();
         assert_eq!(queue.budget_in_use(), 5);
         // A message larger than the whole budget still goes through, alone.
-        queue.drain(&mut out);
+        queue.drain_into(&mut out);
         queue.push_budgeted(message(50)).await;
         assert_eq!(queue.budget_in_use(), 10);
     }

@@ -270,6 +270,9 @@ enum ReadEnd {
 }
 
 async fn read_loop(shared: &Shared, conn: &Arc<Conn>, mut stream: WsStream) -> (u16, String) {
+    // Held while this socket reads; dropped when shutdown asks every socket to stop taking
+    // messages (see `shutdown`).
+    let mut reading = Some(shared.readers.token());
     let schedule = shared.config.idle_schedule();
     let mut last_inbound = Instant::now();
     let mut pinged = false;
@@ -307,7 +310,12 @@ async fn read_loop(shared: &Shared, conn: &Arc<Conn>, mut stream: WsStream) -> (
                 idle_sleep.as_mut().reset(last_inbound + deadline);
                 continue;
             }
-            next = stream.next() => next,
+            _ = shared.shutdown.cancelled(), if reading.is_some() => {
+                reading = None;
+                continue;
+            }
+            // Paused for shutdown: read again only to see the peer's answer to our close.
+            next = stream.next(), if reading.is_some() || close_armed => next,
         };
         match next {
             None => break ReadEnd::Ended,
@@ -315,8 +323,10 @@ async fn read_loop(shared: &Shared, conn: &Arc<Conn>, mut stream: WsStream) -> (
                 last_inbound = Instant::now();
                 pinged = false;
                 match msg {
+                    // Shutdown stopped taking messages; only the close handshake is left.
+                    Message::Text(_) | Message::Binary(_) if reading.is_none() => {}
                     Message::Text(text) => {
-                        let data: Bytes = text.into();
+                        let data = Bytes::copy_from_slice(text.as_bytes());
                         if let Some(end) = handle_message(shared, conn, data, false).await {
                             break end;
                         }

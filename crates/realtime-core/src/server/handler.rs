@@ -3,15 +3,17 @@
 //! Request: an `HttpRequest` event with the head, then (when there is a body) `HttpBody`
 //! chunks as they arrive, each taking its bytes from the inbound budget, then one
 //! `HttpBodyEnd`. The body is read on its own task, so the handler may answer before reading
-//! it. Past `body_size_limit` the server answers 413 itself (the handler's later answer is
-//! ignored) and the body ends with code 413.
+//! it. The server answers itself when the body goes wrong, and the handler's later answer is
+//! ignored: past `body_size_limit`, 413; broken chunked framing (a bad chunk size, bare LF
+//! line endings), 400 and close; a body slower than `body_read_timeout` between reads or
+//! `request_timeout` in all, 408 and close (slowloris on the body). The body then ends with
+//! that code.
 //!
 //! Response: `respond_head` sends the status and headers; `respond_chunk` queues body chunks
 //! into a channel of [`RESPONSE_CHUNKS`] places (when it fills, the caller waits for an
 //! `HttpDrain` event); `respond_end` finishes. A client that leaves is reported with
 //! `HttpAborted`, before or after the head.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,10 +23,11 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming};
-use hyper::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
+use hyper::header::{CONNECTION, CONTENT_LENGTH, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::Shared;
 use super::http::{Body, full, headers_json, request_url, text};
@@ -197,45 +200,101 @@ impl Drop for ResponseBody {
     }
 }
 
-/// Reads the request body into `HttpBody` events; signals `too_large` past the limit.
+/// Why a request body was not read to its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BodyFailure {
+    TooLarge,
+    Broken,
+    TimedOut,
+}
+
+impl BodyFailure {
+    fn status(self) -> StatusCode {
+        match self {
+            BodyFailure::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyFailure::Broken => StatusCode::BAD_REQUEST,
+            BodyFailure::TimedOut => StatusCode::REQUEST_TIMEOUT,
+        }
+    }
+
+    /// The answer the server gives in the handler's place.
+    fn response(self) -> Response<Body> {
+        match self {
+            // The rest is read and dropped for a while, so the connection may stay.
+            BodyFailure::TooLarge => text(StatusCode::PAYLOAD_TOO_LARGE, "Content Too Large"),
+            BodyFailure::Broken => closing(text(StatusCode::BAD_REQUEST, "Bad Request")),
+            BodyFailure::TimedOut => closing(text(StatusCode::REQUEST_TIMEOUT, "Request Timeout")),
+        }
+    }
+}
+
+/// Marks a response as the last on its connection.
+pub(crate) fn closing(mut res: Response<Body>) -> Response<Body> {
+    res.headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    res
+}
+
+/// When the next body read must have happened: `idle` after now, never past `deadline`.
+fn read_deadline(idle: std::time::Duration, deadline: Option<Instant>) -> Option<Instant> {
+    let idle = (!idle.is_zero()).then(|| Instant::now() + idle);
+    match (idle, deadline) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Reads the request body into `HttpBody` events; reports a failure through `failed`.
 async fn pump_body(
     shared: Arc<Shared>,
     id: ConnId,
     mut body: Incoming,
     limit: usize,
-    too_large: oneshot::Sender<()>,
+    failed: oneshot::Sender<BodyFailure>,
 ) {
+    let config = &shared.config;
+    let deadline =
+        (!config.request_timeout.is_zero()).then(|| Instant::now() + config.request_timeout);
     let mut total = 0usize;
-    loop {
-        match body.frame().await {
+    let failure = loop {
+        let next = match read_deadline(config.body_read_timeout, deadline) {
+            Some(at) => match tokio::time::timeout_at(at, body.frame()).await {
+                Ok(next) => next,
+                Err(_) => break BodyFailure::TimedOut,
+            },
+            None => body.frame().await,
+        };
+        match next {
             Some(Ok(frame)) => {
                 let Ok(chunk) = frame.into_data() else {
                     continue; // trailers
                 };
                 total = total.saturating_add(chunk.len());
                 if total > limit {
-                    shared.events.push(Event::HttpBodyEnd { id, code: 413 });
-                    let _ = too_large.send(());
-                    // Read and drop the rest for a while, so the client (still writing)
-                    // gets the 413 instead of a reset connection.
-                    let discard = async { while let Some(Ok(_)) = body.frame().await {} };
-                    let _ = tokio::time::timeout(LINGER, discard).await;
-                    return;
+                    break BodyFailure::TooLarge;
                 }
                 shared
                     .events
                     .push_budgeted(Event::HttpBody { id, chunk })
                     .await;
             }
-            Some(Err(_)) => {
-                shared.events.push(Event::HttpBodyEnd { id, code: 400 });
-                return;
-            }
+            Some(Err(_)) => break BodyFailure::Broken,
             None => {
                 shared.events.push(Event::HttpBodyEnd { id, code: 0 });
                 return;
             }
         }
+    };
+    shared.events.push(Event::HttpBodyEnd {
+        id,
+        code: failure.status().as_u16(),
+    });
+    let _ = failed.send(failure);
+    if failure == BodyFailure::TooLarge {
+        // Read and drop the rest for a while, so the client (still writing) gets the 413
+        // instead of a reset connection.
+        let discard = async { while let Some(Ok(_)) = body.frame().await {} };
+        let _ = tokio::time::timeout(LINGER, discard).await;
     }
 }
 
@@ -284,32 +343,34 @@ pub(crate) async fn to_handler(
         id,
         armed: true,
     };
-    shared.events.push(Event::HttpRequest {
-        id,
-        head: Value::Object(head).to_string(),
-        has_body,
-    });
-    let (too_large_tx, too_large_rx) = oneshot::channel::<()>();
+    // Client-driven, so it takes its bytes from the inbound budget like messages do.
+    shared
+        .events
+        .push_budgeted(Event::HttpRequest {
+            id,
+            head: Value::Object(head).to_string(),
+            has_body,
+        })
+        .await;
+    let (failed_tx, failed_rx) = oneshot::channel::<BodyFailure>();
     if has_body {
         let body = req.into_body();
         shared
             .tracker
-            .spawn(pump_body(Arc::clone(shared), id, body, limit, too_large_tx));
+            .spawn(pump_body(Arc::clone(shared), id, body, limit, failed_tx));
     } else {
-        drop(too_large_tx);
+        drop(failed_tx);
     }
-    let too_large = async {
-        if too_large_rx.await.is_ok() {
-            return;
+    let failed = async {
+        match failed_rx.await {
+            Ok(failure) => failure,
+            Err(_) => std::future::pending::<BodyFailure>().await,
         }
-        std::future::pending::<Infallible>().await;
     };
 
     let head = tokio::select! {
         head = head_rx => head,
-        () = too_large => {
-            return text(StatusCode::PAYLOAD_TOO_LARGE, "Content Too Large");
-        }
+        failure = failed => return failure.response(),
     };
     let Ok(Answer { head, whole }) = head else {
         // The hook runner went away (server stopping).

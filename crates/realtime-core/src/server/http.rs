@@ -61,6 +61,9 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, remote: Socket
 }
 
 async fn route(shared: Arc<Shared>, remote: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+    if let Some(refusal) = unsupported_transfer_coding(&req) {
+        return refusal;
+    }
     let path = req.uri().path();
     if path == shared.config.ws_path && upgrade::is_websocket_request(&req) {
         return upgrade::handle(shared, remote, req).await;
@@ -77,6 +80,33 @@ async fn route(shared: Arc<Shared>, remote: SocketAddr, req: Request<Incoming>) 
         return handler::to_handler(&shared, remote, req).await;
     }
     text(StatusCode::NOT_FOUND, "Not Found")
+}
+
+/// RFC 9112 §6.1: the only transfer coding we decode is `chunked`. Any other coding in the
+/// list (`gzip, chunked`, `identity, chunked`) would reach the handler undecoded, and a
+/// front end that reads the framing differently could smuggle a second request in the body:
+/// answer 501 and close the connection instead (§6.3 says the framing cannot be trusted).
+/// hyper already refuses a list whose last coding is not `chunked` with 400.
+fn unsupported_transfer_coding(req: &Request<Incoming>) -> Option<Response<Body>> {
+    let codings: Vec<&[u8]> = req
+        .headers()
+        .get_all(hyper::header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+        .map(|coding| coding.trim_ascii())
+        .filter(|coding| !coding.is_empty())
+        .collect();
+    let chunked = |coding: &&[u8]| coding.eq_ignore_ascii_case(b"chunked");
+    if codings.len() <= 1 && codings.iter().all(chunked) {
+        return None;
+    }
+    let refusal = if codings.iter().all(chunked) {
+        // `chunked, chunked`: applied twice, which no sender may do.
+        text(StatusCode::BAD_REQUEST, "Bad Request")
+    } else {
+        text(StatusCode::NOT_IMPLEMENTED, "Unsupported Transfer-Encoding")
+    };
+    Some(handler::closing(refusal))
 }
 
 /// A `text/plain` response.

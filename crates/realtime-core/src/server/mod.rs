@@ -26,7 +26,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use thiserror::Error;
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
@@ -94,6 +94,10 @@ pub(crate) struct Shared {
     shutdown_started: std::sync::atomic::AtomicBool,
     /// Every connection task, so shutdown can wait for them.
     tracker: TaskTracker,
+    /// One token per socket still reading; shutdown waits for all of them to pause.
+    readers: TaskTracker,
+    /// Notified by the hook runner when its in-flight handlers are done (`finish_shutdown`).
+    handlers_done: Notify,
 }
 
 impl Shared {
@@ -121,6 +125,8 @@ impl Shared {
             shutdown: CancellationToken::new(),
             shutdown_started: std::sync::atomic::AtomicBool::new(false),
             tracker: TaskTracker::new(),
+            readers: TaskTracker::new(),
+            handlers_done: Notify::new(),
             config,
         }
     }
@@ -216,6 +222,9 @@ impl RunningServer {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         if config.worker_threads > 0 {
             builder.worker_threads(config.worker_threads);
+        }
+        if let Some(on_idle) = config.on_worker_idle {
+            builder.on_thread_park(on_idle);
         }
         let runtime = builder
             .thread_name("svelte-realtime-io")
@@ -397,8 +406,9 @@ impl RunningServer {
         handler::respond_end(&self.shared, id)
     }
 
-    /// Starts the graceful shutdown (see `shutdown`); [`Event::Stopped`] follows when done.
-    /// Calling it again does nothing.
+    /// Starts the graceful shutdown (see `shutdown`): [`Event::Drained`] once no client
+    /// message can arrive any more, [`Event::Stopped`] when done. Calling it again does
+    /// nothing.
     pub fn begin_shutdown(&self, timeout: Duration) {
         if self.shared.shutdown_started.swap(true, Ordering::AcqRel) {
             return;
@@ -406,6 +416,12 @@ impl RunningServer {
         if let Some(runtime) = &self.runtime {
             runtime.spawn(shutdown::run(Arc::clone(&self.shared), timeout));
         }
+    }
+
+    /// The hook runner has finished the handlers it had in flight at [`Event::Drained`]:
+    /// shutdown goes on to close the sockets (it would after the timeout anyway).
+    pub fn finish_shutdown(&self) {
+        self.shared.handlers_done.notify_one();
     }
 
     pub fn stats(&self) -> Stats {

@@ -3,30 +3,49 @@
 //! 1. Stop accepting and tell hyper to finish: idle keep-alive connections close, requests in
 //!    flight complete.
 //! 2. Refuse upgrades still waiting for the `upgrade` hook (503).
-//! 3. Close every WebSocket with 1001 `Server shutting down`.
-//! 4. Wait for all connection tasks, at most `timeout`.
-//! 5. Past the timeout, drop what is left: sockets are aborted (close code 1006) and HTTP
+//! 3. Stop taking messages: every socket stops reading after the message it is handling, so
+//!    nothing new reaches a handler. Once all have, queue [`Event::Drained`].
+//! 4. Wait for the hook runner to finish the handlers it has in flight (`finish_shutdown`):
+//!    their replies are queued in the outboxes, ahead of the close frame.
+//! 5. Close every WebSocket with 1001 `Server shutting down` and wait for the connection tasks.
+//! 6. Past the timeout, drop what is left: sockets are aborted (close code 1006) and HTTP
 //!    requests still waiting for the handler get 503.
-//! 6. Queue [`Event::Stopped`]: the hook runner has seen every `Close` by then and may
+//! 7. Queue [`Event::Stopped`]: the hook runner has seen every `Close` by then and may
 //!    release itself (in Node, the threadsafe function that keeps the process alive).
+//!
+//! Steps 3 and 4 share the timeout with step 5; the close handshake always gets at least
+//! [`MIN_CLOSE_TIME`], so sockets see 1001 rather than a reset even when handlers took all
+//! of it.
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::{Instant, timeout_at};
 
 use super::Shared;
 use crate::events::Event;
 
 /// Time given to aborted connections to report their close before `Stopped` is sent.
 const ABORT_GRACE: Duration = Duration::from_secs(1);
+/// The least time the close handshakes get, whatever the handlers used.
+const MIN_CLOSE_TIME: Duration = Duration::from_secs(1);
 
 pub(crate) async fn run(shared: Arc<Shared>, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
     shared.shutdown.cancel();
     shared.pending_upgrades.lock().clear();
+
+    shared.readers.close();
+    let _ = timeout_at(deadline, shared.readers.wait()).await;
+    shared.events.push(Event::Drained);
+    let _ = timeout_at(deadline, shared.handlers_done.notified()).await;
+
     for conn in shared.all_conns() {
         conn.start_close(1001, "Server shutting down", false);
     }
     shared.tracker.close();
-    if tokio::time::timeout(timeout, shared.tracker.wait())
+    let close_deadline = deadline.max(Instant::now() + MIN_CLOSE_TIME);
+    if timeout_at(close_deadline, shared.tracker.wait())
         .await
         .is_err()
     {

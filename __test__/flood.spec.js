@@ -1,0 +1,48 @@
+// Floods from one client that never reads (issue 7): the server's memory must stay near its
+// documented bounds while it lasts and come back after the client leaves. Memory is read from
+// /proc/self/status: the server runs in this process, the client in its own.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { start, waitFor } from './helpers.js';
+import { message } from '../lib/server/index.js';
+
+const MiB = 1024 * 1024;
+const client = join(import.meta.dirname, 'fixtures', 'flood-client.js');
+
+function rssBytes() {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+}
+
+/** Runs the flood client; resolves with the peak RSS growth seen while it ran. */
+async function flood(port, args, baseline) {
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssBytes() - baseline)), 20);
+  const child = spawn(process.execPath, [client, String(port), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  await new Promise((resolve) => child.once('exit', resolve));
+  clearInterval(sampler);
+  expect(out).toContain('SENT');
+  return Math.max(peak, rssBytes() - baseline);
+}
+
+let server;
+afterEach(() => server?.close());
+
+describe('floods from a client that never reads', () => {
+  it('600k non-RPC messages stay near the 64 MiB inbound budget, and memory comes back', async () => {
+    let received = 0;
+    server = await start({ hooks: { message: (ws, ctx) => (received++, message(ws, ctx)) } });
+    const baseline = rssBytes();
+    const peak = await flood(server.port, ['600000', 'text', '900'], baseline);
+    await waitFor(() => received === 600000, 20000);
+    await waitFor(() => server.connections === 0);
+    // Before the fix: +200 to +700 MiB, all of it kept.
+    expect(peak / MiB).toBeLessThan(200);
+    await waitFor(() => rssBytes() - baseline < 80 * MiB, 5000).catch(() => {});
+    expect((rssBytes() - baseline) / MiB).toBeLessThan(80);
+  });
+
+});
