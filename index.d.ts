@@ -39,7 +39,7 @@ export declare class NativeServer {
   get address(): string
   /** Sends a text frame. Returns 0 (backpressure), 1 (success) or 2 (dropped). */
   sendText(id: number, text: string): number
-  /** Sends a binary frame (the bytes are copied). */
+  /** Sends a binary frame (the bytes are copied once, into the frame). */
   sendBinary(id: number, data: Uint8Array): number
   /** Sends the envelope `{"topic","event","data"}` to one socket; `dataJson` is JSON text. */
   sendEnvelope(id: number, topic: string, event: string, dataJson: string): number

@@ -45,4 +45,13 @@ describe('floods from a client that never reads', () => {
     expect((rssBytes() - baseline) / MiB).toBeLessThan(80);
   });
 
+
+  it('400k pings: pending pongs collapse, memory stays small', async () => {
+    server = await start({ hooks: { message } });
+    const baseline = rssBytes();
+    const peak = await flood(server.port, ['400000', 'ping'], baseline);
+    await waitFor(() => server.connections === 0);
+    // Before the fix: +120 MiB (a pong buffered per ping).
+    expect(peak / MiB).toBeLessThan(24);
+  });
 });

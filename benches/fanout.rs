@@ -1,17 +1,16 @@
-//! Fan-out of one publish to N subscribers, in Rust: envelope serialization once, then one
-//! outbox push per subscriber (the same `envelope`, `hub` and `outbox` code the server runs).
+//! Fan-out of one publish to N subscribers, in Rust: the envelope framed once, then one
+//! outbox push per subscriber of the same bytes (the `envelope`, `hub` and `outbox` code the
+//! server runs).
 //! Outboxes are emptied between iterations, as a writer task would, outside the timing.
 //!
 //! Run: `cargo bench -p realtime-core --bench fanout` (results in `benches/README.md`).
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use realtime_core::envelope;
 use realtime_core::hub::{Hub, Subscriber};
-use realtime_core::outbox::{Outbox, Outgoing};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+use realtime_core::outbox::{Outbox, Taken};
 
 struct Sub {
     id: u64,
@@ -45,7 +44,7 @@ fn fanout(c: &mut Criterion) {
         for sub in &subs {
             hub.subscribe(&topic, Handle(Arc::clone(sub)));
         }
-        let mut scratch = VecDeque::new();
+        let mut scratch = Taken::default();
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             // Only the publish is timed; emptying the outboxes (the writers' work) is not.
@@ -53,17 +52,16 @@ fn fanout(c: &mut Criterion) {
                 let mut total = std::time::Duration::ZERO;
                 for _ in 0..iters {
                     let started = std::time::Instant::now();
-                    let text = Utf8Bytes::from(envelope::build("messages", "created", Some(DATA)));
-                    let frame = Outgoing::Text(text);
+                    let frame = envelope::framed("messages", "created", Some(DATA));
                     hub.for_each_subscriber("messages", |sub| {
                         sub.0.outbox.push(frame.clone());
                     });
                     total += started.elapsed();
                     for sub in &subs {
-                        sub.outbox.take_now(&mut scratch);
+                        sub.outbox.take(&mut scratch, true);
                         sub.outbox
-                            .written(scratch.iter().map(Outgoing::accounted_len).sum());
-                        scratch.clear();
+                            .written(scratch.frames.iter().map(|f| f.len()).sum());
+                        scratch = Taken::default();
                     }
                 }
                 total
@@ -75,7 +73,7 @@ fn fanout(c: &mut Criterion) {
 
 fn envelope_build(c: &mut Criterion) {
     c.bench_function("envelope_build", |b| {
-        b.iter(|| envelope::build("messages", "created", Some(std::hint::black_box(DATA))))
+        b.iter(|| envelope::framed("messages", "created", Some(std::hint::black_box(DATA))))
     });
 }
 

@@ -132,14 +132,13 @@ impl NativeServer {
     /// Sends a text frame. Returns 0 (backpressure), 1 (success) or 2 (dropped).
     #[napi]
     pub fn send_text(&self, id: i64, text: String) -> napi::Result<u32> {
-        Ok(status(self.server()?.send_text(id_of(id), text)))
+        Ok(status(self.server()?.send_text(id_of(id), &text)))
     }
 
-    /// Sends a binary frame (the bytes are copied).
+    /// Sends a binary frame (the bytes are copied once, into the frame).
     #[napi]
     pub fn send_binary(&self, id: i64, data: Uint8ArraySlice) -> napi::Result<u32> {
-        let bytes = Bytes::copy_from_slice(&data);
-        Ok(status(self.server()?.send_binary(id_of(id), bytes)))
+        Ok(status(self.server()?.send_binary(id_of(id), &data)))
     }
 
     /// Sends the envelope `{"topic","event","data"}` to one socket; `dataJson` is JSON text.

@@ -11,6 +11,61 @@
 //! produced by the caller (`JSON.stringify` in the binding); `None` becomes `null`, never the
 //! invalid `undefined` of reference bug §9.7.
 
+use bytes::Bytes;
+
+use crate::ws::encode;
+
+/// A topic or event name as JSON: borrowed when nothing needs escaping (the common case).
+enum Name<'a> {
+    Plain(&'a str),
+    Escaped(String),
+}
+
+impl<'a> Name<'a> {
+    fn of(s: &'a str) -> Self {
+        if needs_escape(s) {
+            Name::Escaped(serde_json::to_string(s).expect("a &str always serializes"))
+        } else {
+            Name::Plain(s)
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Name::Plain(s) => s.len() + 2,
+            Name::Escaped(s) => s.len(),
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Name::Plain(s) => {
+                out.push(b'"');
+                out.extend_from_slice(s.as_bytes());
+                out.push(b'"');
+            }
+            Name::Escaped(s) => out.extend_from_slice(s.as_bytes()),
+        }
+    }
+}
+
+/// The envelope as a WebSocket text frame, header and all, in one allocation: the bytes a
+/// publish queues for every subscriber. Same text as [`build`].
+pub fn framed(topic: &str, event: &str, data_json: Option<&str>) -> Bytes {
+    let data = data_json.unwrap_or("null");
+    let (topic, event) = (Name::of(topic), Name::of(event));
+    let len = "{\"topic\":,\"event\":,\"data\":}".len() + topic.len() + event.len() + data.len();
+    encode::frame_with(encode::TEXT, len, |out| {
+        out.extend_from_slice(b"{\"topic\":");
+        topic.write(out);
+        out.extend_from_slice(b",\"event\":");
+        event.write(out);
+        out.extend_from_slice(b",\"data\":");
+        out.extend_from_slice(data.as_bytes());
+        out.push(b'}');
+    })
+}
+
 /// Builds one envelope.
 pub fn build(topic: &str, event: &str, data_json: Option<&str>) -> String {
     let data = data_json.unwrap_or("null");
@@ -52,6 +107,21 @@ mod tests {
             build("todos", "created", Some(r#"{"id":1,"text":"Buy milk"}"#)),
             r#"{"topic":"todos","event":"created","data":{"id":1,"text":"Buy milk"}}"#
         );
+    }
+
+    #[test]
+    fn framed_is_the_same_text_behind_a_frame_header() {
+        for (topic, event, data) in [
+            ("todos", "created", Some(r#"{"id":1}"#)),
+            ("a\"b", "x\u{1}", None),
+            ("t", "e", Some(&"x".repeat(300)[..])),
+        ] {
+            let text = build(topic, event, data);
+            assert_eq!(
+                framed(topic, event, data),
+                encode::frame(encode::TEXT, text.as_bytes())
+            );
+        }
     }
 
     #[test]

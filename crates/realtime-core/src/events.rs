@@ -277,6 +277,20 @@ impl EventQueue {
         self.enqueue(event);
     }
 
+    /// [`push_budgeted`](Self::push_budgeted) without waiting: the event comes back when the
+    /// budget is spent, so the caller can wait for it without holding anything else.
+    pub fn try_push_budgeted(&self, event: Event) -> Result<(), Event> {
+        let cost = self.cost(&event);
+        if cost > 0 {
+            match self.budget.try_acquire_many(cost) {
+                Ok(permit) => permit.forget(),
+                Err(_) => return Err(event),
+            }
+        }
+        self.enqueue(event);
+        Ok(())
+    }
+
     fn cost(&self, event: &Event) -> u32 {
         let bytes = match event {
             Event::Message { data, .. } => data.len(),

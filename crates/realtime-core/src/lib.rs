@@ -19,6 +19,7 @@ pub mod merge;
 pub mod origin;
 pub mod outbox;
 pub mod server;
+pub mod ws;
 
 pub use config::{ConfigError, HookSet, ServerConfig};
 pub use events::{Event, EventQueue};

@@ -1,48 +1,34 @@
 //! One connection's queue of outgoing frames, bounded in bytes.
 //!
 //! Every server→client frame of a connection goes through its outbox: published envelopes,
-//! direct sends, pings and the close frame. One queue per connection is what keeps the
+//! direct sends, pongs, pings and the close frame. One queue per connection is what keeps the
 //! per-socket FIFO promise of reference-protocol §1.3 (a publish issued before an RPC
-//! response is sent before it), whichever thread pushes.
+//! response is sent before it), whichever thread pushes. Frames arrive already framed
+//! (`ws::encode`): a publish queues the same `Bytes` in every subscriber's outbox.
 //!
-//! Overflow policy (uWebSockets' `maxBackpressure`): a push is refused with
+//! Overflow policy (uWebSockets' `maxBackpressure`): a data frame is refused with
 //! [`SendStatus::Dropped`] while more than `max_bytes` are already queued, and counted; the
-//! caller may close the socket instead (`closeOnBackpressureLimit`). Control frames bypass
-//! the limit. The writer task takes the whole queue at once and writes it as one batch.
+//! caller may close the socket instead (`closeOnBackpressureLimit`). Control frames take no
+//! budget and cannot grow: at most [`MAX_PENDING_PONGS`] pongs wait (past that the oldest is
+//! dropped: RFC 6455 §5.5.3 lets an endpoint answer only the latest ping), one ping, one
+//! close frame. So a client that floods pings and never reads holds about 2 KiB here.
 //!
-//! Lock: one `parking_lot::Mutex` around the deque and the writer's waker. Nothing awaits
-//! under it and it is held for a push or a swap, so a publish to N sockets costs N short
+//! The connection task takes everything queued at once ([`Outbox::take`]) and writes it in
+//! one vectored write.
+//!
+//! Lock: one `parking_lot::Mutex` around the queue and the task's waker. Nothing awaits under
+//! it and it is held for a push or a swap, so a publish to N sockets costs N short
 //! uncontended locks.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::io::IoSlice;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Waker};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-/// A frame waiting to be written.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Outgoing {
-    Text(Utf8Bytes),
-    Binary(Bytes),
-    Ping,
-    Close { code: u16, reason: String },
-}
-
-impl Outgoing {
-    /// Bytes this frame counts against `maxBackpressure` (control frames count zero).
-    pub fn accounted_len(&self) -> usize {
-        match self {
-            Outgoing::Text(t) => t.len(),
-            Outgoing::Binary(b) => b.len(),
-            Outgoing::Ping | Outgoing::Close { .. } => 0,
-        }
-    }
-}
+use crate::ws::encode;
 
 /// What `send` reports, with uWebSockets' numbering (the adapter API returns these numbers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,31 +44,40 @@ pub enum SendStatus {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 enum State {
     Open,
-    /// A close frame is queued; nothing more is accepted.
+    /// A close frame is queued after the data; nothing more is accepted.
     Closing,
-    /// The writer is gone or must stop now.
+    /// The task must stop now; everything queued is dropped.
     Closed,
 }
 
+/// Pongs that may wait to be written; a newer ping pushes the oldest out.
+pub const MAX_PENDING_PONGS: usize = 16;
+
 struct Queue {
-    items: VecDeque<Outgoing>,
+    frames: VecDeque<Bytes>,
+    pongs: VecDeque<Bytes>,
+    ping: bool,
+    close: Option<Bytes>,
     waker: Option<Waker>,
     state: State,
 }
 
-/// The bounded outbox. Shared between the pushers (any thread) and one writer task.
+/// The bounded outbox. Shared between the pushers (any thread) and one connection task.
 pub struct Outbox {
     queue: Mutex<Queue>,
+    /// `queue.state`, readable without the lock (written under it).
+    state: AtomicU8,
     buffered: AtomicUsize,
     max_bytes: usize,
-    stalled: Arc<AtomicBool>,
+    stalled: AtomicBool,
     drain_wanted: AtomicBool,
     dropped: AtomicU64,
 }
 
-/// Result of a push that hit the limit, so the caller can apply its policy.
+/// Result of a push, so the caller can apply its policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pushed {
     Queued(SendStatus),
@@ -101,17 +96,96 @@ impl Pushed {
     }
 }
 
+/// What the connection task took from the outbox to write, in this order: control frames
+/// (pongs, a ping: taken only at a frame boundary), the data frames, then the close frame.
+#[derive(Debug, Default)]
+pub struct Taken {
+    pub control: VecDeque<Bytes>,
+    pub frames: VecDeque<Bytes>,
+    pub close: Option<Bytes>,
+}
+
+/// What [`Taken::advance`] finished.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Advanced {
+    /// Bytes of data frames now wholly written (to report with [`Outbox::written`]).
+    pub data_bytes: usize,
+    /// The close frame went out.
+    pub closed: bool,
+}
+
+impl Taken {
+    pub fn is_empty(&self) -> bool {
+        self.control.is_empty() && self.frames.is_empty() && self.close.is_none()
+    }
+
+    /// Fills `out` with the bytes still to write, in order, skipping the first `offset` bytes
+    /// of the first item; returns how many slices it used.
+    pub fn slices<'a>(&'a self, offset: usize, out: &mut [IoSlice<'a>]) -> usize {
+        let items = self
+            .control
+            .iter()
+            .chain(self.frames.iter())
+            .chain(self.close.iter());
+        let mut used = 0;
+        for (slot, (i, item)) in out.iter_mut().zip(items.enumerate()) {
+            *slot = IoSlice::new(if i == 0 { &item[offset..] } else { item });
+            used += 1;
+        }
+        used
+    }
+
+    /// Accounts for `written` more bytes after the first `offset` bytes of the first item;
+    /// drops what went out whole and updates `offset`.
+    pub fn advance(&mut self, offset: &mut usize, mut written: usize) -> Advanced {
+        let mut done = Advanced::default();
+        while written > 0 {
+            let (len, is_data) = if let Some(control) = self.control.front() {
+                (control.len(), false)
+            } else if let Some(frame) = self.frames.front() {
+                (frame.len(), true)
+            } else if let Some(close) = &self.close {
+                (close.len(), false)
+            } else {
+                break;
+            };
+            let left = len - *offset;
+            if written < left {
+                *offset += written;
+                break;
+            }
+            written -= left;
+            *offset = 0;
+            if self.control.pop_front().is_some() {
+                continue;
+            }
+            if is_data {
+                self.frames.pop_front();
+                done.data_bytes += len;
+            } else {
+                self.close = None;
+                done.closed = true;
+            }
+        }
+        done
+    }
+}
+
 impl Outbox {
     pub fn new(max_bytes: usize) -> Self {
         Self {
             queue: Mutex::new(Queue {
-                items: VecDeque::new(),
+                frames: VecDeque::new(),
+                pongs: VecDeque::new(),
+                ping: false,
+                close: None,
                 waker: None,
                 state: State::Open,
             }),
+            state: AtomicU8::new(State::Open as u8),
             buffered: AtomicUsize::new(0),
             max_bytes,
-            stalled: Arc::new(AtomicBool::new(false)),
+            stalled: AtomicBool::new(false),
             drain_wanted: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
         }
@@ -123,14 +197,9 @@ impl Outbox {
         (self.max_bytes / 2).min(64 * 1024)
     }
 
-    /// The flag the socket wrapper sets while the kernel refuses writes.
-    pub fn stall_flag(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.stalled)
-    }
-
     /// Queues a data frame, applying the byte limit.
-    pub fn push(&self, msg: Outgoing) -> Pushed {
-        let len = msg.accounted_len();
+    pub fn push(&self, frame: Bytes) -> Pushed {
+        let len = frame.len();
         let mut queue = self.queue.lock();
         if queue.state != State::Open {
             return Pushed::Closing;
@@ -141,14 +210,9 @@ impl Outbox {
             self.drain_wanted.store(true, Ordering::Relaxed);
             return Pushed::OverLimit;
         }
-        self.buffered.fetch_add(len, Ordering::Relaxed);
-        queue.items.push_back(msg);
-        let waker = queue.waker.take();
-        drop(queue);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-        let queued = self.buffered.load(Ordering::Relaxed);
+        let queued = self.buffered.fetch_add(len, Ordering::Relaxed) + len;
+        queue.frames.push_back(frame);
+        Self::wake(queue);
         if self.stalled.load(Ordering::Relaxed) || queued > self.high_water() {
             self.drain_wanted.store(true, Ordering::Relaxed);
             Pushed::Queued(SendStatus::Backpressure)
@@ -157,39 +221,71 @@ impl Outbox {
         }
     }
 
-    /// Queues a ping; ignored once closing.
-    pub fn push_ping(&self) {
+    /// Queues the answer to a ping; past [`MAX_PENDING_PONGS`] unwritten, the oldest goes.
+    pub fn push_pong(&self, payload: &[u8]) {
         let mut queue = self.queue.lock();
         if queue.state == State::Open {
-            queue.items.push_back(Outgoing::Ping);
+            if queue.pongs.len() == MAX_PENDING_PONGS {
+                queue.pongs.pop_front();
+            }
+            queue.pongs.push_back(encode::pong(payload));
+            Self::wake(queue);
+        }
+    }
+
+    /// Queues a ping (idle check); one at most.
+    pub fn push_ping(&self) {
+        let mut queue = self.queue.lock();
+        if queue.state == State::Open && !queue.ping {
+            queue.ping = true;
             Self::wake(queue);
         }
     }
 
     /// Queues a close frame after what is already queued (or instead of it, with
     /// `discard_pending`) and refuses further pushes. Returns false if already closing.
-    pub fn close(&self, code: u16, reason: String, discard_pending: bool) -> bool {
+    pub fn close(&self, code: u16, reason: &str, discard_pending: bool) -> bool {
+        self.close_with(encode::close(code, reason), discard_pending)
+    }
+
+    /// [`close`](Self::close) with a close frame that carries no code (answering one).
+    pub fn close_empty(&self) -> bool {
+        self.close_with(encode::close_empty(), false)
+    }
+
+    fn close_with(&self, frame: Bytes, discard_pending: bool) -> bool {
         let mut queue = self.queue.lock();
         if queue.state != State::Open {
             return false;
         }
         if discard_pending {
-            queue.items.clear();
+            queue.frames.clear();
             self.buffered.store(0, Ordering::Relaxed);
         }
+        queue.pongs.clear();
+        queue.ping = false;
         queue.state = State::Closing;
-        queue.items.push_back(Outgoing::Close { code, reason });
+        self.state.store(State::Closing as u8, Ordering::Release);
+        queue.close = Some(frame);
         Self::wake(queue);
         true
     }
 
-    /// Stops the writer now and discards everything queued.
+    /// Stops the task now and discards everything queued.
     pub fn abort(&self) {
         let mut queue = self.queue.lock();
         queue.state = State::Closed;
-        queue.items.clear();
+        self.state.store(State::Closed as u8, Ordering::Release);
+        queue.frames.clear();
+        queue.pongs.clear();
+        queue.close = None;
         self.buffered.store(0, Ordering::Relaxed);
         Self::wake(queue);
+    }
+
+    /// Wakes the task without queueing anything (it re-checks the server state).
+    pub fn notify(&self) {
+        Self::wake(self.queue.lock());
     }
 
     fn wake(mut queue: parking_lot::MutexGuard<'_, Queue>) {
@@ -200,42 +296,65 @@ impl Outbox {
         }
     }
 
-    /// Whether pushes are still accepted.
+    /// Whether data pushes are still accepted.
     pub fn is_open(&self) -> bool {
-        self.queue.lock().state == State::Open
+        self.state.load(Ordering::Acquire) == State::Open as u8
     }
 
-    /// Moves everything queued into `batch`. Ready(false) once aborted and empty.
-    pub fn poll_take(&self, cx: &mut Context<'_>, batch: &mut VecDeque<Outgoing>) -> Poll<bool> {
+    /// Whether [`abort`](Self::abort) was called.
+    pub fn is_aborted(&self) -> bool {
+        self.state.load(Ordering::Acquire) == State::Closed as u8
+    }
+
+    /// Moves everything queued into `taken` (which must be empty). With `boundary` false the
+    /// task is in the middle of a frame, so control frames stay queued for later. Returns
+    /// false once aborted.
+    pub fn take(&self, taken: &mut Taken, boundary: bool) -> bool {
         let mut queue = self.queue.lock();
-        if !queue.items.is_empty() {
-            std::mem::swap(&mut queue.items, batch);
-            return Poll::Ready(true);
-        }
         if queue.state == State::Closed {
-            return Poll::Ready(false);
+            return false;
         }
-        queue.waker = Some(cx.waker().clone());
-        Poll::Pending
+        if boundary {
+            taken.control = std::mem::take(&mut queue.pongs);
+            if std::mem::take(&mut queue.ping) {
+                taken.control.push_back(encode::ping());
+            }
+        }
+        std::mem::swap(&mut queue.frames, &mut taken.frames);
+        if taken.frames.is_empty() {
+            // The close frame goes last, after every data frame taken before it.
+            taken.close = queue.close.take();
+        }
+        true
     }
 
-    /// Waits for frames and moves them into `batch`; false once aborted.
-    pub async fn take(&self, batch: &mut VecDeque<Outgoing>) -> bool {
-        poll_fn(|cx| self.poll_take(cx, batch)).await
-    }
-
-    /// Moves whatever is queued into `batch` without waiting (benchmarks, tests).
-    pub fn take_now(&self, batch: &mut VecDeque<Outgoing>) -> usize {
+    /// Registers the task's waker unless there is something for it already: an abort, or,
+    /// with `queued_counts`, anything queued (a task blocked on a full socket only cares
+    /// about aborts). True when registered: the task may sleep.
+    pub fn register_if_idle(&self, cx: &mut Context<'_>, queued_counts: bool) -> bool {
         let mut queue = self.queue.lock();
-        std::mem::swap(&mut queue.items, batch);
-        batch.len()
+        let work = queue.state == State::Closed
+            || (queued_counts
+                && (!queue.frames.is_empty()
+                    || !queue.pongs.is_empty()
+                    || queue.ping
+                    || queue.close.is_some()));
+        if !work {
+            queue.waker = Some(cx.waker().clone());
+        }
+        !work
     }
 
-    /// The writer reports `bytes` handed to the socket.
+    /// The task reports `bytes` of data frames handed to the socket.
     pub fn written(&self, bytes: usize) {
         if bytes > 0 {
             self.buffered.fetch_sub(bytes, Ordering::Relaxed);
         }
+    }
+
+    /// The task reports whether the kernel refused a write (the socket is not keeping up).
+    pub fn set_stalled(&self, stalled: bool) {
+        self.stalled.store(stalled, Ordering::Relaxed);
     }
 
     /// Bytes queued and not yet handed to the socket (`getBufferedAmount`).
@@ -259,10 +378,32 @@ impl Outbox {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::task::Wake;
+
     use super::*;
 
-    fn text(s: &str) -> Outgoing {
-        Outgoing::Text(Utf8Bytes::from(s))
+    struct Flag(AtomicBool);
+
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn waker() -> (Arc<Flag>, Waker) {
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        (Arc::clone(&flag), Waker::from(flag))
+    }
+
+    fn take(outbox: &Outbox) -> Taken {
+        let mut taken = Taken::default();
+        assert!(outbox.take(&mut taken, true));
+        taken
+    }
+
+    fn frame(s: &str) -> Bytes {
+        encode::frame(encode::TEXT, s.as_bytes())
     }
 
     #[test]
@@ -270,115 +411,158 @@ mod tests {
         let outbox = Outbox::new(1024);
         for i in 0..10 {
             assert_eq!(
-                outbox.push(text(&i.to_string())).status(),
+                outbox.push(frame(&i.to_string())).status(),
                 SendStatus::Success
             );
         }
-        let mut batch = VecDeque::new();
-        assert_eq!(outbox.take_now(&mut batch), 10);
-        let got: Vec<_> = batch
-            .iter()
-            .map(|m| match m {
-                Outgoing::Text(t) => t.to_string(),
-                _ => unreachable!(),
-            })
-            .collect();
-        assert_eq!(got, (0..10).map(|i| i.to_string()).collect::<Vec<_>>());
+        let taken = take(&outbox);
+        let expected: Vec<Bytes> = (0..10).map(|i| frame(&i.to_string())).collect();
+        assert_eq!(taken.frames, expected);
     }
 
     #[test]
     fn refuses_while_over_the_limit_and_counts() {
         let outbox = Outbox::new(10);
-        assert_eq!(
-            outbox.push(text("0123456789")),
-            Pushed::Queued(SendStatus::Backpressure)
-        );
+        let ten = Bytes::from_static(b"0123456789");
+        assert_eq!(outbox.push(ten), Pushed::Queued(SendStatus::Backpressure));
         // Exactly at the limit: still accepted (uWS drops only when above it).
+        let one = Bytes::from_static(b"x");
         assert_eq!(
-            outbox.push(text("x")),
+            outbox.push(one.clone()),
             Pushed::Queued(SendStatus::Backpressure)
         );
         assert_eq!(outbox.buffered(), 11);
-        assert_eq!(outbox.push(text("y")), Pushed::OverLimit);
+        assert_eq!(outbox.push(one.clone()), Pushed::OverLimit);
         assert_eq!(outbox.dropped(), 1);
-        let mut batch = VecDeque::new();
-        outbox.take_now(&mut batch);
+        take(&outbox);
         outbox.written(11);
         assert_eq!(outbox.buffered(), 0);
         assert!(outbox.take_drain(), "a drop asks for a drain once emptied");
         assert!(!outbox.take_drain(), "only once");
-        assert_eq!(outbox.push(text("z")), Pushed::Queued(SendStatus::Success));
+        assert_eq!(outbox.push(one), Pushed::Queued(SendStatus::Success));
     }
 
     #[test]
-    fn a_deep_queue_reports_backpressure() {
+    fn a_deep_queue_or_a_stalled_socket_reports_backpressure() {
         let outbox = Outbox::new(100);
         assert_eq!(outbox.high_water(), 50);
         assert_eq!(
-            outbox.push(text(&"a".repeat(50))).status(),
+            outbox.push(Bytes::from(vec![0; 50])).status(),
             SendStatus::Success
         );
-        assert_eq!(outbox.push(text("b")).status(), SendStatus::Backpressure);
-    }
-
-    #[test]
-    fn stalled_socket_reports_backpressure() {
-        let outbox = Outbox::new(1024);
-        outbox.stall_flag().store(true, Ordering::Relaxed);
-        assert_eq!(outbox.push(text("a")).status(), SendStatus::Backpressure);
-        outbox.stall_flag().store(false, Ordering::Relaxed);
-        let mut batch = VecDeque::new();
-        outbox.take_now(&mut batch);
-        outbox.written(1);
-        assert!(outbox.take_drain());
-    }
-
-    #[test]
-    fn close_refuses_later_pushes_and_can_discard() {
-        let outbox = Outbox::new(1024);
-        outbox.push(text("kept"));
-        assert!(outbox.close(1001, "bye".into(), false));
-        assert!(!outbox.close(1000, "again".into(), false));
-        assert_eq!(outbox.push(text("late")), Pushed::Closing);
-        let mut batch = VecDeque::new();
-        outbox.take_now(&mut batch);
-        assert_eq!(batch.len(), 2);
         assert_eq!(
-            batch[1],
-            Outgoing::Close {
-                code: 1001,
-                reason: "bye".into()
+            outbox.push(Bytes::from_static(b"b")).status(),
+            SendStatus::Backpressure
+        );
+        let stalled = Outbox::new(1024);
+        stalled.set_stalled(true);
+        assert_eq!(
+            stalled.push(Bytes::from_static(b"a")).status(),
+            SendStatus::Backpressure
+        );
+        stalled.set_stalled(false);
+        take(&stalled);
+        stalled.written(1);
+        assert!(stalled.take_drain());
+    }
+
+    #[test]
+    fn pending_pongs_and_pings_are_bounded() {
+        let outbox = Outbox::new(1024);
+        for i in 0..10_000u32 {
+            outbox.push_pong(&i.to_be_bytes());
+        }
+        outbox.push_ping();
+        outbox.push_ping();
+        let taken = take(&outbox);
+        let latest: VecDeque<Bytes> = (10_000 - MAX_PENDING_PONGS as u32..10_000)
+            .map(|i| encode::pong(&i.to_be_bytes()))
+            .chain([encode::ping()])
+            .collect();
+        assert_eq!(taken.control, latest, "the latest pongs, then one ping");
+        assert!(take(&outbox).is_empty());
+        assert_eq!(outbox.buffered(), 0, "control frames take no budget");
+    }
+
+    #[test]
+    fn control_frames_wait_for_a_frame_boundary() {
+        let outbox = Outbox::new(1024);
+        outbox.push(frame("a"));
+        outbox.push_pong(b"p");
+        let mut taken = Taken::default();
+        outbox.take(&mut taken, false);
+        assert!(taken.control.is_empty());
+        assert_eq!(taken.frames.len(), 1);
+        assert_eq!(take(&outbox).control, [encode::pong(b"p")]);
+    }
+
+    #[test]
+    fn partial_writes_advance_through_control_data_and_close() {
+        let mut taken = Taken {
+            control: [encode::ping()].into(),
+            frames: [frame("ab"), frame("cde")].into(),
+            close: Some(encode::close(1000, "")),
+        };
+        assert_eq!(taken.slices(0, &mut [IoSlice::new(&[]); 8]), 4);
+        let mut offset = 0;
+        // The ping (2 bytes) and one byte of "ab"'s frame (4 bytes).
+        assert_eq!(taken.advance(&mut offset, 3), Advanced::default());
+        assert_eq!((taken.control.is_empty(), offset), (true, 1));
+        let mut out = [IoSlice::new(&[]); 8];
+        assert_eq!(taken.slices(offset, &mut out), 3);
+        assert_eq!(&out[0][..], &frame("ab")[1..]);
+        // The rest of "ab", all of "cde" (5 bytes), the close frame (4 bytes).
+        let done = taken.advance(&mut offset, 3 + 5 + 4);
+        assert_eq!(
+            done,
+            Advanced {
+                data_bytes: 4 + 5,
+                closed: true
             }
         );
+        assert!(taken.is_empty());
+        assert_eq!(offset, 0);
+    }
+
+    #[test]
+    fn close_goes_after_the_data_and_refuses_later_pushes() {
+        let outbox = Outbox::new(1024);
+        outbox.push(frame("kept"));
+        assert!(outbox.close(1001, "bye", false));
+        assert!(!outbox.close(1000, "again", false));
+        assert_eq!(outbox.push(frame("late")), Pushed::Closing);
+        let taken = take(&outbox);
+        assert_eq!(taken.frames, [frame("kept")]);
+        assert_eq!(taken.close, None, "not in the same take as data before it");
+        assert_eq!(take(&outbox).close, Some(encode::close(1001, "bye")));
 
         let slow = Outbox::new(1024);
-        slow.push(text("discarded"));
-        slow.close(1008, "slow".into(), true);
-        let mut batch = VecDeque::new();
-        slow.take_now(&mut batch);
-        assert_eq!(batch.len(), 1);
+        slow.push(frame("discarded"));
+        slow.close(1008, "slow", true);
+        let taken = take(&slow);
+        assert!(taken.frames.is_empty());
+        assert_eq!(taken.close, Some(encode::close(1008, "slow")));
         assert_eq!(slow.buffered(), 0);
     }
 
-    #[tokio::test]
-    async fn writer_wakes_on_push_and_stops_on_abort() {
-        let outbox = Arc::new(Outbox::new(1024));
-        let writer = {
-            let outbox = Arc::clone(&outbox);
-            tokio::spawn(async move {
-                let mut seen = 0;
-                let mut batch = VecDeque::new();
-                while outbox.take(&mut batch).await {
-                    seen += batch.drain(..).count();
-                }
-                seen
-            })
-        };
-        tokio::task::yield_now().await;
-        outbox.push(text("a"));
-        outbox.push_ping();
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    #[test]
+    fn an_idle_task_registers_and_a_push_wakes_it() {
+        let outbox = Outbox::new(1024);
+        let (flag, waker) = waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(outbox.register_if_idle(&mut cx, true));
+        outbox.push(frame("a"));
+        assert!(flag.0.load(Ordering::SeqCst));
+        assert!(
+            !outbox.register_if_idle(&mut cx, true),
+            "something is queued"
+        );
+        assert!(
+            outbox.register_if_idle(&mut cx, false),
+            "blocked on the socket: only aborts count"
+        );
         outbox.abort();
-        assert_eq!(writer.await.unwrap(), 2);
+        assert!(!outbox.register_if_idle(&mut cx, false));
+        assert!(!outbox.take(&mut Taken::default(), true));
     }
 }

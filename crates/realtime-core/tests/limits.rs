@@ -83,7 +83,7 @@ async fn backpressure_drops_and_counts_above_the_limit() {
     let mut statuses = Vec::new();
     // Enough to fill the kernel buffers and the outbox.
     for _ in 0..2000 {
-        statuses.push(ts.server.send_text(id, chunk.clone()));
+        statuses.push(ts.server.send_text(id, &chunk));
         if statuses.last() == Some(&SendStatus::Dropped) {
             break;
         }
@@ -110,7 +110,7 @@ async fn close_on_backpressure_limit_closes_slow_consumers_with_1008() {
     let id = ts.expect_open();
     let chunk = "z".repeat(16 * 1024);
     for _ in 0..2000 {
-        if ts.server.send_text(id, chunk.clone()) == SendStatus::Dropped {
+        if ts.server.send_text(id, &chunk) == SendStatus::Dropped {
             break;
         }
         tokio::time::sleep(Duration::from_micros(200)).await;

@@ -65,7 +65,7 @@ async fn replies_of_handlers_in_flight_go_out_before_the_close() {
     assert!(matches!(ts.next_event(), Event::Drained));
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
-        ts.server.send_text(id, "answer".into()),
+        ts.server.send_text(id, "answer"),
         realtime_core::SendStatus::Success
     );
     ts.server.finish_shutdown();

@@ -3,7 +3,10 @@
 mod common;
 
 use common::*;
-use futures_util::SinkExt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
 use realtime_core::control::MessageKind;
 use realtime_core::events::Event;
 use realtime_core::{HookSet, SendStatus};
@@ -95,7 +98,7 @@ async fn client_close_code_reaches_the_runner_and_topics_are_left() {
     assert_eq!((closed, code, reason.as_str()), (id, 4000, "bye"));
     assert_eq!(ts.server.subscriber_count("room"), 0);
     assert_eq!(ts.server.connection_count(), 0);
-    assert_eq!(ts.server.send_text(id, "late".into()), SendStatus::Dropped);
+    assert_eq!(ts.server.send_text(id, "late"), SendStatus::Dropped);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,4 +252,91 @@ async fn tracked_channel_state_follows_publishes_and_ends_with_the_last_subscrib
     first.close(None).await.expect("close works");
     ts.expect_close();
     assert_eq!(ts.server.topic_state_json("typing:lobby"), None);
+}
+
+/// A masked client text frame.
+fn masked_text(payload: &[u8]) -> Vec<u8> {
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_sent_with_the_upgrade_request_are_not_lost() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ts = start(config());
+    let mut stream = tokio::net::TcpStream::connect(ts.addr).await.unwrap();
+    let mut request =
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            .to_vec();
+    // Two frames and half of a third in the same write as the request head.
+    request.extend(masked_text(b"first"));
+    request.extend(masked_text(b"second"));
+    let third = masked_text(b"third");
+    request.extend_from_slice(&third[..4]);
+    stream.write_all(&request).await.unwrap();
+    let mut head = [0u8; 129];
+    let n = stream.read(&mut head).await.unwrap();
+    assert!(head[..n].starts_with(b"HTTP/1.1 101"));
+    ts.expect_open();
+    stream.write_all(&third[4..]).await.unwrap();
+    for expected in ["first", "second", "third"] {
+        match ts.next_event() {
+            Event::Message { data, .. } => assert_eq!(&data[..], expected.as_bytes()),
+            other => panic!("expected {expected}, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fragmented_messages_and_pings_between_fragments() {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let ts = start(config());
+    let mut client = connect(&ts.ws_url()).await;
+    ts.expect_open();
+    let part =
+        |op, text: &str, fin| Message::Frame(Frame::message(text.as_bytes().to_vec(), op, fin));
+    client
+        .send(part(OpCode::Data(Data::Text), "Hel", false))
+        .await
+        .unwrap();
+    client
+        .send(Message::Ping(Bytes::from_static(b"p1")))
+        .await
+        .unwrap();
+    client
+        .send(part(OpCode::Data(Data::Continue), "lo ", false))
+        .await
+        .unwrap();
+    client
+        .send(part(OpCode::Data(Data::Continue), "wörld", true))
+        .await
+        .unwrap();
+    match ts.next_event() {
+        Event::Message {
+            data, is_binary, ..
+        } => {
+            assert!(!is_binary);
+            assert_eq!(&data[..], "Hello wörld".as_bytes());
+        }
+        other => panic!("{other:?}"),
+    }
+    // The ping sent between the fragments was answered.
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), client.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Pong(payload))) => {
+                assert_eq!(&payload[..], b"p1");
+                break;
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -1,50 +1,57 @@
-//! One open WebSocket: its shared state ([`Conn`]) and the two tasks that drive it.
+//! One open WebSocket: its shared state ([`Conn`]) and the end of its life.
 //!
-//! The reader task reads frames, answers control frames in Rust, queues messages for the
-//! hook runner and enforces the idle timeout. The writer task drains the outbox in batches.
-//! When the reader ends, the connection is cleaned up exactly once: removed from the
-//! registry and every topic, its slot released, and one `Close` event queued.
+//! A connection is one task (`driver`) that reads, writes and answers control frames, plus
+//! this state, reachable from the registry and from topics. Timers are not per connection:
+//! the server's sweeper (`sweeper`) pings silent sockets and drops the ones past their idle
+//! timeout or close handshake deadline, from the timestamps kept here. When the task ends,
+//! the connection is cleaned up exactly once: removed from the registry and every topic, its
+//! slot released, and one `Close` event queued.
 //!
 //! Close codes the `close` hook sees: the peer's code when the peer closed (1005 without
 //! one); the code the server sent when it closed (`end`, shutdown 1001, oversized message
 //! 1009, bad UTF-8 1007, protocol error 1002, backpressure 1008); 1006 when the socket died
 //! without a close handshake (`close()`, idle timeout, network error).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
-use tokio::time::Instant;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
-use tokio_util::sync::CancellationToken;
+use tokio::net::TcpStream;
 
 use super::Shared;
-use super::stall_io::StallIo;
+use super::driver::Driver;
 use crate::ConnId;
-use crate::control::{self, Inbound};
 use crate::events::Event;
 use crate::hub::Subscriber;
-use crate::outbox::{Outbox, Outgoing, Pushed, SendStatus};
-
-type Socket = StallIo<TokioIo<Upgraded>>;
-type WsSink = SplitSink<WebSocketStream<Socket>, Message>;
-type WsStream = SplitStream<WebSocketStream<Socket>>;
+use crate::outbox::{Outbox, Pushed, SendStatus};
 
 /// How long a close handshake the server started may take before the socket is dropped.
 pub(crate) const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Close code for a socket closed because it reached `maxBackpressure`.
 pub const BACKPRESSURE_CLOSE_CODE: u16 = 1008;
+
+/// "Never", for the millisecond deadlines below.
+const NEVER: u64 = u64::MAX;
+
+/// Milliseconds since the server started: the connection timestamps' clock.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Clock(Instant);
+
+impl Clock {
+    pub(crate) fn new() -> Self {
+        Self(Instant::now())
+    }
+
+    pub(crate) fn now_ms(self) -> u64 {
+        self.0.elapsed().as_millis() as u64
+    }
+}
 
 #[derive(Default)]
 struct Topics {
@@ -64,14 +71,17 @@ pub struct Conn {
     dropped_total: Arc<AtomicU64>,
     /// Lock order: `topics` before any hub shard. Nothing awaits under it.
     topics: Mutex<Topics>,
-    /// Aborts the reader now (no close handshake).
-    cancel: CancellationToken,
-    /// Cancelled when the server starts a close handshake, which arms its timeout.
-    closing: CancellationToken,
-    /// The code and reason of a close the server started.
+    /// The code and reason the `close` hook will see for a close the server decided.
     server_close: Mutex<Option<(u16, String)>>,
     /// Set when the `Close` event has been queued, so it is queued once.
     reported: AtomicBool,
+    clock: Clock,
+    /// When bytes last arrived from the client.
+    last_inbound_ms: AtomicU64,
+    /// `last_inbound_ms` as it was when the idle ping went out (`NEVER`: not pinged).
+    pinged_for_ms: AtomicU64,
+    /// When a close handshake in progress gives up (`NEVER`: none).
+    close_deadline_ms: AtomicU64,
 }
 
 impl Subscriber for Arc<Conn> {
@@ -86,6 +96,7 @@ impl Conn {
         max_backpressure: usize,
         close_on_backpressure: bool,
         dropped_total: Arc<AtomicU64>,
+        clock: Clock,
     ) -> Self {
         Self {
             id,
@@ -93,30 +104,24 @@ impl Conn {
             close_on_backpressure,
             dropped_total,
             topics: Mutex::new(Topics::default()),
-            cancel: CancellationToken::new(),
-            closing: CancellationToken::new(),
             server_close: Mutex::new(None),
             reported: AtomicBool::new(false),
+            clock,
+            last_inbound_ms: AtomicU64::new(clock.now_ms()),
+            pinged_for_ms: AtomicU64::new(NEVER),
+            close_deadline_ms: AtomicU64::new(NEVER),
         }
     }
 
-    /// Queues a frame, applying the backpressure policy.
-    pub fn push(&self, msg: Outgoing) -> SendStatus {
-        let pushed = self.outbox.push(msg);
+    /// Queues a data frame, applying the backpressure policy.
+    pub fn push(&self, frame: Bytes) -> SendStatus {
+        let pushed = self.outbox.push(frame);
         if pushed == Pushed::OverLimit {
             self.dropped_total.fetch_add(1, Ordering::Relaxed);
-        }
-        if pushed == Pushed::OverLimit && self.close_on_backpressure {
-            // The peer is not reading, so a close frame would wait behind the backlog:
-            // drop the socket now and report 1008 to the `close` hook.
-            let mut server_close = self.server_close.lock();
-            if server_close.is_none() {
-                *server_close = Some((
-                    BACKPRESSURE_CLOSE_CODE,
-                    "Backpressure limit exceeded".into(),
-                ));
-                drop(server_close);
-                self.abort();
+            if self.close_on_backpressure {
+                // The peer is not reading, so a close frame would wait behind the backlog:
+                // drop the socket now and report 1008 to the `close` hook.
+                self.abort_with(BACKPRESSURE_CLOSE_CODE, "Backpressure limit exceeded");
             }
         }
         pushed.status()
@@ -127,18 +132,77 @@ impl Conn {
     pub(crate) fn start_close(&self, code: u16, reason: &str, discard_pending: bool) -> bool {
         let reason = close_reason(reason);
         let mut server_close = self.server_close.lock();
-        if server_close.is_some() || !self.outbox.close(code, reason.into(), discard_pending) {
+        if server_close.is_some() || !self.outbox.close(code, reason, discard_pending) {
             return false;
         }
         *server_close = Some((code, reason.into()));
-        self.closing.cancel();
+        drop(server_close);
+        self.arm_close_deadline();
         true
+    }
+
+    /// Answers the peer's close frame (echoing its code) unless the server closed first.
+    pub(crate) fn answer_close(&self, peer: &Option<(u16, String)>) {
+        let sent = match peer {
+            Some((code, _)) => self.outbox.close(*code, "", false),
+            None => self.outbox.close_empty(),
+        };
+        if sent {
+            self.arm_close_deadline();
+        }
+    }
+
+    fn arm_close_deadline(&self) {
+        let deadline = self.clock.now_ms() + CLOSE_HANDSHAKE_TIMEOUT.as_millis() as u64;
+        self.close_deadline_ms
+            .fetch_min(deadline, Ordering::Relaxed);
     }
 
     /// Drops the socket without a close handshake.
     pub(crate) fn abort(&self) {
         self.outbox.abort();
-        self.cancel.cancel();
+    }
+
+    /// Drops the socket and reports `code` (unless a close was decided already).
+    pub(crate) fn abort_with(&self, code: u16, reason: &str) {
+        let mut server_close = self.server_close.lock();
+        if server_close.is_none() {
+            *server_close = Some((code, reason.into()));
+        }
+        drop(server_close);
+        self.abort();
+    }
+
+    /// The close the server decided, if any.
+    pub(crate) fn server_close(&self) -> Option<(u16, String)> {
+        self.server_close.lock().clone()
+    }
+
+    /// Bytes arrived from the client.
+    pub(crate) fn touch(&self) {
+        self.last_inbound_ms
+            .store(self.clock.now_ms(), Ordering::Relaxed);
+    }
+
+    /// What the sweeper must do for this socket at `now_ms`.
+    pub(crate) fn due(&self, now_ms: u64, schedule: Option<crate::config::IdleSchedule>) -> Due {
+        if now_ms >= self.close_deadline_ms.load(Ordering::Relaxed) {
+            return Due::Drop;
+        }
+        let Some(schedule) = schedule else {
+            return Due::Nothing;
+        };
+        let last = self.last_inbound_ms.load(Ordering::Relaxed);
+        let silent = now_ms.saturating_sub(last);
+        if silent >= schedule.close_after.as_millis() as u64 {
+            Due::TimeOut
+        } else if silent >= schedule.ping_after.as_millis() as u64
+            && self.pinged_for_ms.swap(last, Ordering::Relaxed) != last
+        {
+            Due::Ping
+        } else {
+            Due::Nothing
+        }
     }
 
     pub(crate) fn subscribe(self: &Arc<Self>, shared: &Shared, topic: &str) -> bool {
@@ -216,6 +280,18 @@ impl Conn {
     }
 }
 
+/// What the sweeper found due for one socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Due {
+    Nothing,
+    /// Silent for `ping_after`: send a ping.
+    Ping,
+    /// Silent for the whole idle timeout: drop it (1006).
+    TimeOut,
+    /// Its close handshake ran out of time: drop it.
+    Drop,
+}
+
 /// The longest prefix of `reason` that fits a close frame (125 bytes minus the code), cut at
 /// a character boundary.
 fn close_reason(reason: &str) -> &str {
@@ -232,238 +308,32 @@ fn close_reason(reason: &str) -> &str {
 
 /// Runs an upgraded socket until it closes, then cleans up.
 pub(crate) async fn run(shared: Arc<Shared>, conn: Arc<Conn>, upgraded: Upgraded) {
-    let io = StallIo::new(TokioIo::new(upgraded), conn.outbox.stall_flag());
-    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(shared.ws_config)).await;
-    let (sink, stream) = ws.split();
-    let mut writer = tokio::spawn(write_loop(Arc::clone(&shared), Arc::clone(&conn), sink));
-    let (code, reason) = read_loop(&shared, &conn, stream).await;
-    if conn.outbox.is_open() {
-        // Nothing left to say: the peer closed or the socket died.
-        conn.outbox.abort();
-    }
-    if conn.cancel.is_cancelled() {
-        // Aborted: the writer may be stuck on a socket that accepts nothing.
-        writer.abort();
-    }
-    // Otherwise a close frame the server queued gets a short chance to reach the peer.
-    if tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, &mut writer)
-        .await
-        .is_err()
-    {
-        writer.abort();
-    }
-    shared.remove_conn(conn.id);
-    conn.leave_all_topics(&shared);
-    conn.report_close(&shared, code, &reason);
-}
-
-/// What ended the reader.
-enum ReadEnd {
-    /// The stream ended or failed; the close code is decided from what was seen.
-    Ended,
-    /// The server must close with this code (after sending a close frame).
-    Fail(u16, &'static str),
-    /// The socket was silent for too long.
-    Idle,
-    /// `abort()` or shutdown.
-    Cancelled,
-}
-
-async fn read_loop(shared: &Shared, conn: &Arc<Conn>, mut stream: WsStream) -> (u16, String) {
-    // Held while this socket reads; dropped when shutdown asks every socket to stop taking
-    // messages (see `shutdown`).
-    let mut reading = Some(shared.readers.token());
-    let schedule = shared.config.idle_schedule();
-    let mut last_inbound = Instant::now();
-    let mut pinged = false;
-    let far = Duration::from_secs(86_400 * 365);
-    let idle_sleep = tokio::time::sleep(schedule.map_or(far, |s| s.ping_after));
-    tokio::pin!(idle_sleep);
-    let close_deadline = tokio::time::sleep(far);
-    tokio::pin!(close_deadline);
-    let mut close_armed = false;
-    let mut peer_close: Option<(u16, String)> = None;
-
-    let end = loop {
-        let next = tokio::select! {
-            biased;
-            _ = conn.cancel.cancelled() => break ReadEnd::Cancelled,
-            _ = conn.closing.cancelled(), if !close_armed => {
-                close_armed = true;
-                close_deadline.as_mut().reset(Instant::now() + CLOSE_HANDSHAKE_TIMEOUT);
-                continue;
-            }
-            _ = &mut close_deadline, if close_armed => break ReadEnd::Cancelled,
-            _ = &mut idle_sleep, if schedule.is_some() => {
-                let s = schedule.expect("guarded");
-                let silent = last_inbound.elapsed();
-                if silent >= s.close_after {
-                    break ReadEnd::Idle;
-                }
-                if silent >= s.ping_after && !pinged {
-                    if shared.config.send_pings_automatically {
-                        conn.outbox.push_ping();
-                    }
-                    pinged = true;
-                }
-                let deadline = if pinged { s.close_after } else { s.ping_after };
-                idle_sleep.as_mut().reset(last_inbound + deadline);
-                continue;
-            }
-            _ = shared.shutdown.cancelled(), if reading.is_some() => {
-                reading = None;
-                continue;
-            }
-            // Paused for shutdown: read again only to see the peer's answer to our close.
-            next = stream.next(), if reading.is_some() || close_armed => next,
-        };
-        match next {
-            None => break ReadEnd::Ended,
-            Some(Ok(msg)) => {
-                last_inbound = Instant::now();
-                pinged = false;
-                match msg {
-                    // Shutdown stopped taking messages; only the close handshake is left.
-                    Message::Text(_) | Message::Binary(_) if reading.is_none() => {}
-                    Message::Text(text) => {
-                        let data = Bytes::copy_from_slice(text.as_bytes());
-                        if let Some(end) = handle_message(shared, conn, data, false).await {
-                            break end;
-                        }
-                    }
-                    Message::Binary(data) => {
-                        if let Some(end) = handle_message(shared, conn, data, true).await {
-                            break end;
-                        }
-                    }
-                    Message::Close(frame) => {
-                        peer_close = Some(match frame {
-                            Some(f) => (f.code.into(), f.reason.to_string()),
-                            None => (1005, String::new()),
-                        });
-                    }
-                    Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
-                }
-            }
-            Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
-                break ReadEnd::Fail(1009, "Message too big");
-            }
-            Some(Err(WsError::Utf8(_))) => break ReadEnd::Fail(1007, "Invalid UTF-8"),
-            Some(Err(WsError::Protocol(_))) => break ReadEnd::Fail(1002, "Protocol error"),
-            Some(Err(_)) => break ReadEnd::Ended,
-        }
-    };
-
-    match end {
-        ReadEnd::Fail(code, reason) => {
-            conn.start_close(code, reason, false);
-            (code, reason.into())
-        }
-        ReadEnd::Idle => {
-            conn.abort();
-            (1006, "WebSocket timed out from inactivity".into())
-        }
-        ReadEnd::Cancelled | ReadEnd::Ended => {
-            if let Some(server) = conn.server_close.lock().clone() {
-                server
-            } else if let Some(peer) = peer_close {
-                peer
-            } else {
-                (1006, String::new())
-            }
-        }
-    }
-}
-
-/// Handles one data message; returns how the reader must end, if it must.
-async fn handle_message(
-    shared: &Shared,
-    conn: &Arc<Conn>,
-    data: Bytes,
-    is_binary: bool,
-) -> Option<ReadEnd> {
-    match control::classify(&data, is_binary) {
-        Inbound::Subscribe(topic) => {
-            client_subscribe(shared, conn, &topic).await;
-        }
-        Inbound::Unsubscribe(topic) => {
-            conn.unsubscribe(shared, &topic, false);
-        }
-        Inbound::Message(kind) => {
-            let event = Event::Message {
-                id: conn.id,
-                is_binary,
-                kind,
-                data,
-            };
-            tokio::select! {
-                biased;
-                _ = conn.cancel.cancelled() => return Some(ReadEnd::Cancelled),
-                _ = shared.events.push_budgeted(event) => {}
-            }
-        }
-    }
-    None
-}
-
-/// A client's `{"type":"subscribe"}`: secure by default (see `docs/ARCHITECTURE.md`).
-async fn client_subscribe(shared: &Shared, conn: &Arc<Conn>, topic: &str) {
-    if conn.is_granted(topic) {
-        conn.subscribe(shared, topic);
-    } else if !topic.starts_with("__") && shared.config.hooks.subscribe {
-        let event = Event::Subscribe {
-            id: conn.id,
-            topic: topic.to_string(),
-        };
-        tokio::select! {
-            biased;
-            _ = conn.cancel.cancelled() => {}
-            _ = shared.events.push_budgeted(event) => {}
-        }
-    }
-    // Otherwise refused silently: the protocol has no subscribe acknowledgements.
-}
-
-async fn write_loop(shared: Arc<Shared>, conn: Arc<Conn>, mut sink: WsSink) {
-    let mut batch = VecDeque::new();
-    while conn.outbox.take(&mut batch).await {
-        for msg in batch.drain(..) {
-            let len = msg.accounted_len();
-            let (frame, last) = match msg {
-                Outgoing::Text(text) => (Message::Text(text), false),
-                Outgoing::Binary(data) => (Message::Binary(data), false),
-                Outgoing::Ping => (Message::Ping(Bytes::new()), false),
-                Outgoing::Close { code, reason } => (
-                    Message::Close(Some(CloseFrame {
-                        code: code.into(),
-                        reason: Utf8Bytes::from(reason),
-                    })),
-                    true,
-                ),
-            };
-            let fed = sink.feed(frame).await;
-            conn.outbox.written(len);
-            if fed.is_err() {
-                // The socket is gone; the reader sees it too, unless the peer only half-closed.
-                conn.cancel.cancel();
-                return;
-            }
-            if last {
-                let _ = sink.flush().await;
-                return;
-            }
-        }
-        if sink.flush().await.is_err() {
-            conn.cancel.cancel();
+    // We serve every connection as `TokioIo<TcpStream>`, so the upgrade gives it back with
+    // whatever hyper read past the request head (frames a client sent right away).
+    let (stream, early) = match upgraded.downcast::<TokioIo<TcpStream>>() {
+        Ok(parts) => (parts.io.into_inner(), parts.read_buf),
+        Err(_) => {
+            shared.log(2, "upgraded connection is not a TCP stream; dropping it");
+            finish(&shared, &conn, Some((1011, String::new())));
             return;
         }
-        if shared.config.hooks.drain && conn.outbox.take_drain() {
-            shared.events.push(Event::Drain { id: conn.id });
-        }
-        if batch.capacity() > 256 {
-            batch = VecDeque::new();
-        }
-    }
+    };
+    let driver = Driver::new(&shared, &conn, stream, &early);
+    // `early` is a view of hyper's whole read buffer: let it go now, not at the end.
+    drop(early);
+    let peer_close = driver.run().await;
+    finish(&shared, &conn, peer_close);
+}
+
+/// The one cleanup of a connection whose task ended.
+fn finish(shared: &Shared, conn: &Conn, peer_close: Option<(u16, String)>) {
+    let (code, reason) = conn
+        .server_close()
+        .or(peer_close)
+        .unwrap_or((1006, String::new()));
+    shared.remove_conn(conn.id);
+    conn.leave_all_topics(shared);
+    conn.report_close(shared, code, &reason);
 }
 
 #[cfg(test)]

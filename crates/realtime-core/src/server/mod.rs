@@ -8,12 +8,13 @@
 //! locks, never block on I/O. Shutdown follows a fixed order (`shutdown`).
 
 mod connection;
+mod driver;
 mod handler;
 mod http;
 mod listener;
 mod shutdown;
-mod stall_io;
 mod static_files;
+mod sweeper;
 mod topic_state;
 mod upgrade;
 
@@ -27,8 +28,6 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use thiserror::Error;
 use tokio::sync::{Notify, oneshot};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -40,7 +39,8 @@ pub use upgrade::UpgradeDecision;
 use crate::config::{ConfigError, ServerConfig};
 use crate::events::{Event, EventQueue};
 use crate::hub::Hub;
-use crate::outbox::{Outgoing, SendStatus};
+use crate::outbox::SendStatus;
+use crate::ws::encode;
 use crate::{ConnId, envelope};
 
 /// Why the server did not start.
@@ -71,7 +71,8 @@ type ConnShard = RwLock<HashMap<ConnId, Arc<Conn>>>;
 /// State shared by every task of one server.
 pub(crate) struct Shared {
     pub config: ServerConfig,
-    pub ws_config: WebSocketConfig,
+    /// The clock of connection timestamps (idle, close deadlines).
+    pub clock: connection::Clock,
     pub events: Arc<EventQueue>,
     pub hub: Hub<Arc<Conn>>,
     /// State of presence/cursor channel topics (see `topic_state`).
@@ -102,13 +103,8 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn new(config: ServerConfig, events: Arc<EventQueue>, statics: static_files::Index) -> Self {
-        let ws_config = WebSocketConfig::default()
-            .read_buffer_size(4096)
-            .write_buffer_size(0)
-            .max_message_size(Some(config.max_payload_length))
-            .max_frame_size(Some(config.max_payload_length));
         Self {
-            ws_config,
+            clock: connection::Clock::new(),
             events,
             hub: Hub::new(),
             topic_states: topic_state::TopicStates::default(),
@@ -154,6 +150,16 @@ impl Shared {
             self.conn_count.fetch_sub(1, Ordering::Relaxed);
         }
         removed
+    }
+
+    /// Calls `f` for every open WebSocket, each shard under its read lock (`f` must not
+    /// wait or take a shard lock).
+    pub(crate) fn for_each_conn(&self, mut f: impl FnMut(&Arc<Conn>)) {
+        for shard in self.conns.iter() {
+            for conn in shard.read().values() {
+                f(conn);
+            }
+        }
     }
 
     pub(crate) fn all_conns(&self) -> Vec<Arc<Conn>> {
@@ -243,6 +249,7 @@ impl RunningServer {
             source,
         })?;
         runtime.spawn(listener::accept_loop(Arc::clone(&shared), listener));
+        runtime.spawn(sweeper::run(Arc::clone(&shared)));
         Ok(Self {
             shared,
             runtime: Some(runtime),
@@ -256,18 +263,19 @@ impl RunningServer {
     }
 
     /// Sends a text frame to one socket.
-    pub fn send_text(&self, id: ConnId, text: String) -> SendStatus {
-        self.push(id, Outgoing::Text(Utf8Bytes::from(text)))
+    pub fn send_text(&self, id: ConnId, text: &str) -> SendStatus {
+        self.push(id, encode::frame(encode::TEXT, text.as_bytes()))
     }
 
     /// Sends a binary frame to one socket.
-    pub fn send_binary(&self, id: ConnId, data: Bytes) -> SendStatus {
-        self.push(id, Outgoing::Binary(data))
+    pub fn send_binary(&self, id: ConnId, data: &[u8]) -> SendStatus {
+        self.push(id, encode::frame(encode::BINARY, data))
     }
 
-    fn push(&self, id: ConnId, msg: Outgoing) -> SendStatus {
+    /// Queues a frame built by `ws::encode` for one socket.
+    fn push(&self, id: ConnId, frame: Bytes) -> SendStatus {
         match self.shared.conn(id) {
-            Some(conn) => conn.push(msg),
+            Some(conn) => conn.push(frame),
             None => SendStatus::Dropped,
         }
     }
@@ -280,7 +288,7 @@ impl RunningServer {
         event: &str,
         data_json: Option<&str>,
     ) -> SendStatus {
-        self.send_text(id, envelope::build(topic, event, data_json))
+        self.push(id, envelope::framed(topic, event, data_json))
     }
 
     /// Sends one envelope, built once, to several sockets (`platform.sendTo`). Returns how
@@ -292,9 +300,9 @@ impl RunningServer {
         event: &str,
         data_json: Option<&str>,
     ) -> usize {
-        let text = Utf8Bytes::from(envelope::build(topic, event, data_json));
+        let frame = envelope::framed(topic, event, data_json);
         ids.iter()
-            .filter(|&&id| self.push(id, Outgoing::Text(text.clone())) != SendStatus::Dropped)
+            .filter(|&&id| self.push(id, frame.clone()) != SendStatus::Dropped)
             .count()
     }
 
@@ -305,12 +313,12 @@ impl RunningServer {
         if self.shared.hub.subscriber_count(topic) == 0 {
             return 0;
         }
-        let text = Utf8Bytes::from(envelope::build(topic, event, data_json));
-        self.publish_frame(topic, Outgoing::Text(text))
+        self.publish_frame(topic, envelope::framed(topic, event, data_json))
     }
 
-    /// Publishes a prepared frame to every subscriber of `topic`.
-    pub fn publish_frame(&self, topic: &str, frame: Outgoing) -> usize {
+    /// Publishes a frame built by `ws::encode` to every subscriber of `topic`: the same
+    /// bytes are queued for all of them.
+    pub fn publish_frame(&self, topic: &str, frame: Bytes) -> usize {
         self.shared.hub.for_each_subscriber(topic, |conn| {
             conn.push(frame.clone());
         })

@@ -35,6 +35,8 @@ pub(crate) async fn run(shared: Arc<Shared>, timeout: Duration) {
     shared.shutdown.cancel();
     shared.pending_upgrades.lock().clear();
 
+    // Each socket notices the shutdown when its task next runs: run them all now.
+    shared.for_each_conn(|conn| conn.outbox.notify());
     shared.readers.close();
     let _ = timeout_at(deadline, shared.readers.wait()).await;
     shared.events.push(Event::Drained);

@@ -173,6 +173,7 @@ pub(crate) async fn handle(
             shared.config.max_backpressure,
             shared.config.close_on_backpressure_limit,
             Arc::clone(&shared.dropped),
+            shared.clock,
         ));
         shared.insert_conn(Arc::clone(&conn));
         shared.events.push(Event::Open {

@@ -1,0 +1,395 @@
+//! The one task behind each WebSocket: reads, writes and control frames, driven by socket
+//! readiness.
+//!
+//! Reading: when the socket is readable, `try_read` fills the I/O thread's shared read
+//! buffer (`READ_BUF`); complete frames are decoded (`ws::decode`) straight from it and each
+//! message is copied once, into the event that carries it to the hook runner. Only the bytes
+//! of an incomplete frame are kept by the connection (`partial`), and given back once the
+//! frame completes, so an idle socket holds no read buffer. A message that finds the inbound
+//! budget spent waits in `waiting` and the socket is not read meanwhile: TCP pushes back on
+//! the client.
+//!
+//! Writing: everything queued in the outbox is taken at once and written with one vectored
+//! write (`try_write_vectored`) of the shared, pre-framed buffers; a partial write keeps its
+//! place. Pongs, pings and the close frame come from the outbox's fixed slots, so a client
+//! that floods pings and never reads cannot grow anything.
+//!
+//! Closing: the peer's close frame is answered (echoing its code) and the socket ends once
+//! the answer is written; a frame the decoder refuses starts a close with its code (1002,
+//! 1007, 1009) and nothing more is read; a close the server started keeps reading, dropping
+//! data, until the peer's close arrives. The sweeper drops the socket if any of these takes
+//! longer than the close handshake timeout.
+
+use std::cell::RefCell;
+use std::future::{Future, poll_fn};
+use std::io::{self, IoSlice};
+use std::mem;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use tokio::net::TcpStream;
+use tokio_util::task::task_tracker::TaskTrackerToken;
+
+use super::Shared;
+use super::connection::Conn;
+use crate::control::{self, Inbound as Control};
+use crate::events::Event;
+use crate::outbox::Taken;
+use crate::ws::{DecodeError, Decoded, Decoder, Inbound};
+
+/// Size of each I/O thread's read buffer.
+const READ_BUF_LEN: usize = 64 * 1024;
+/// Most buffers in one vectored write.
+const MAX_IOV: usize = 64;
+/// Reads per wake before the task lets others on its thread run.
+const READS_PER_POLL: usize = 16;
+/// Rounds of write-then-read per wake before yielding.
+const ROUNDS_PER_POLL: usize = 8;
+/// A kept partial frame buffer larger than this is shrunk when mostly empty.
+const PARTIAL_KEEP: usize = 4 * 1024;
+
+thread_local! {
+    /// The read buffer of this I/O thread, shared by every socket it serves.
+    static READ_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_BUF_LEN].into_boxed_slice());
+}
+
+/// An event waiting for inbound budget.
+type Waiting = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What this socket still reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Input {
+    /// Messages go to the hook runner.
+    Messages,
+    /// The server started a close: read only to see the peer's close frame.
+    CloseOnly,
+    /// Nothing more: the peer closed, a frame was refused, or the stream ended.
+    Nothing,
+}
+
+pub(crate) struct Driver<'a> {
+    shared: &'a Arc<Shared>,
+    conn: &'a Arc<Conn>,
+    stream: TcpStream,
+    decoder: Decoder,
+    /// Bytes of an incomplete frame; empty (and unallocated) between frames.
+    partial: Vec<u8>,
+    /// `partial` may hold whole frames (it was left while an event waited for budget).
+    decode_partial: bool,
+    /// An event waiting for inbound budget; nothing more is read until it is queued.
+    waiting: Option<Waiting>,
+    /// Held while this socket takes messages; dropped when shutdown stops it reading.
+    reading: Option<TaskTrackerToken>,
+    input: Input,
+    /// Frames taken from the outbox and not yet written.
+    taken: Taken,
+    /// Bytes of the first item of `taken` already written.
+    offset: usize,
+    /// Our close frame is out.
+    close_written: bool,
+    /// The socket was refusing writes when last tried.
+    stalled: bool,
+    /// Length of the incomplete frame at the end of the last decoded input, when its
+    /// header said (so `partial` grows once).
+    needed: usize,
+    peer_close: Option<(u16, String)>,
+}
+
+/// The socket is done (closed, failed, aborted).
+struct End;
+
+impl<'a> Driver<'a> {
+    /// `early`: bytes the HTTP layer read past the upgrade request (frames sent at once).
+    pub(crate) fn new(
+        shared: &'a Arc<Shared>,
+        conn: &'a Arc<Conn>,
+        stream: TcpStream,
+        early: &[u8],
+    ) -> Self {
+        let reading = (!shared.is_shutting_down()).then(|| shared.readers.token());
+        Self {
+            shared,
+            conn,
+            stream,
+            decoder: Decoder::new(shared.config.max_payload_length),
+            partial: early.to_vec(),
+            decode_partial: !early.is_empty(),
+            waiting: None,
+            reading,
+            input: Input::Messages,
+            taken: Taken::default(),
+            offset: 0,
+            close_written: false,
+            stalled: false,
+            needed: 0,
+            peer_close: None,
+        }
+    }
+
+    /// Drives the socket until it is done; returns the peer's close code and reason, if the
+    /// peer sent a close frame (1005 when it carried none).
+    pub(crate) async fn run(mut self) -> Option<(u16, String)> {
+        poll_fn(|cx| self.poll(cx)).await;
+        self.peer_close
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        for _ in 0..ROUNDS_PER_POLL {
+            if self.conn.outbox.is_aborted() {
+                return Poll::Ready(());
+            }
+            if self.reading.is_some() && self.shared.is_shutting_down() {
+                // Shutdown: no message after this one reaches a handler.
+                self.reading = None;
+            }
+            if self.input == Input::Messages && !self.conn.outbox.is_open() {
+                self.input = Input::CloseOnly;
+            }
+            let Ok(wrote) = self.poll_write(cx) else {
+                return Poll::Ready(());
+            };
+            if self.close_written && self.input == Input::Nothing {
+                return Poll::Ready(());
+            }
+            let Ok(read) = self.poll_read(cx) else {
+                return Poll::Ready(());
+            };
+            if !wrote && !read {
+                // Socket readiness and any budget wait are registered; last, the outbox.
+                let blocked = !self.taken.is_empty();
+                if self.conn.outbox.register_if_idle(cx, !blocked) {
+                    return Poll::Pending;
+                }
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    // ---- writing --------------------------------------------------------------------------
+
+    /// Writes what the outbox holds; true if anything went out.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, End> {
+        let mut progress = false;
+        loop {
+            if self.taken.is_empty() {
+                // Keep a small frame queue for busy sockets; give the rest back.
+                if self.taken.frames.capacity() > 16 {
+                    self.taken.frames = Default::default();
+                }
+                self.taken.control = Default::default();
+                if !self.conn.outbox.take(&mut self.taken, true) {
+                    return Err(End);
+                }
+                if self.taken.is_empty() {
+                    self.all_written();
+                    return Ok(progress);
+                }
+            }
+            match self.write_taken() {
+                Ok(()) => progress = true,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.set_stalled(true);
+                    match self.stream.poll_write_ready(cx) {
+                        Poll::Ready(Ok(())) => continue,
+                        Poll::Ready(Err(_)) => return Err(End),
+                        Poll::Pending => return Ok(progress),
+                    }
+                }
+                Err(_) => return Err(End),
+            }
+        }
+    }
+
+    /// Writes `taken` until it is empty or the socket stops taking bytes.
+    fn write_taken(&mut self) -> io::Result<()> {
+        while !self.taken.is_empty() {
+            let mut slices = [IoSlice::new(&[]); MAX_IOV];
+            let count = self.taken.slices(self.offset, &mut slices);
+            let written = self.stream.try_write_vectored(&slices[..count])?;
+            if written == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            let done = self.taken.advance(&mut self.offset, written);
+            self.conn.outbox.written(done.data_bytes);
+            self.close_written |= done.closed;
+        }
+        Ok(())
+    }
+
+    fn set_stalled(&mut self, stalled: bool) {
+        if self.stalled != stalled {
+            self.stalled = stalled;
+            self.conn.outbox.set_stalled(stalled);
+        }
+    }
+
+    /// The outbox is empty and written: clear the stall and tell `drain` if it waits.
+    fn all_written(&mut self) {
+        self.set_stalled(false);
+        if self.shared.config.hooks.drain && self.conn.outbox.take_drain() {
+            self.shared.events.push(Event::Drain { id: self.conn.id });
+        }
+    }
+
+    // ---- reading --------------------------------------------------------------------------
+
+    fn can_read(&self) -> bool {
+        self.waiting.is_none()
+            && match self.input {
+                Input::Messages => self.reading.is_some(),
+                Input::CloseOnly => true,
+                Input::Nothing => false,
+            }
+    }
+
+    /// Reads and decodes what the socket has; true if anything happened.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Result<bool, End> {
+        if let Some(waiting) = &mut self.waiting {
+            if waiting.as_mut().poll(cx).is_pending() {
+                return Ok(false);
+            }
+            self.waiting = None;
+            self.decode_partial = true;
+        }
+        let mut progress = false;
+        if mem::take(&mut self.decode_partial) {
+            progress = true;
+            self.feed(&mut []);
+        }
+        for _ in 0..READS_PER_POLL {
+            if !self.can_read() {
+                return Ok(progress);
+            }
+            match self.stream.poll_read_ready(cx) {
+                Poll::Pending => return Ok(progress),
+                Poll::Ready(Err(_)) => return Err(End),
+                Poll::Ready(Ok(())) => {}
+            }
+            let read = READ_BUF.with_borrow_mut(|buf| match self.stream.try_read(buf) {
+                Ok(0) => Err(End),
+                Ok(n) => {
+                    self.conn.touch();
+                    self.feed(&mut buf[..n]);
+                    Ok(true)
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(false),
+                Err(_) => Err(End),
+            });
+            progress |= read?;
+        }
+        Ok(true)
+    }
+
+    /// Decodes `input` after whatever partial frame is kept, and keeps what is incomplete.
+    fn feed(&mut self, input: &mut [u8]) {
+        if self.partial.is_empty() {
+            let used = self.decode(input);
+            if used < input.len() && self.input != Input::Nothing {
+                self.partial.reserve(self.needed.max(input.len() - used));
+                self.partial.extend_from_slice(&input[used..]);
+            }
+            return;
+        }
+        self.partial.extend_from_slice(input);
+        let mut partial = mem::take(&mut self.partial);
+        let used = self.decode(&mut partial);
+        if self.input == Input::Nothing || used == partial.len() {
+            return; // dropped: an idle socket holds no buffer
+        }
+        partial.drain(..used);
+        if partial.capacity() > PARTIAL_KEEP && partial.len() < partial.capacity() / 4 {
+            partial.shrink_to_fit();
+        }
+        partial.reserve(self.needed.saturating_sub(partial.len()));
+        self.partial = partial;
+    }
+
+    /// Decodes whole frames from the start of `input`; returns the bytes used. Stops early
+    /// when an event must wait for budget or the input ends.
+    fn decode(&mut self, input: &mut [u8]) -> usize {
+        let mut at = 0;
+        self.needed = 0;
+        while at < input.len() && self.waiting.is_none() && self.input != Input::Nothing {
+            match self.decoder.decode(&mut input[at..]) {
+                Ok(Decoded::Incomplete { needed }) => {
+                    self.needed = needed.unwrap_or(0);
+                    break;
+                }
+                Ok(Decoded::Frame { used, inbound }) => {
+                    at += used;
+                    if let Some(inbound) = inbound {
+                        self.on_inbound(inbound);
+                    }
+                }
+                Err(error) => {
+                    self.refuse(error);
+                    break;
+                }
+            }
+        }
+        at
+    }
+
+    /// A frame the decoder refused: close with its code, read nothing more.
+    fn refuse(&mut self, error: DecodeError) {
+        self.conn
+            .start_close(error.close_code(), error.reason(), false);
+        self.input = Input::Nothing;
+    }
+
+    fn on_inbound(&mut self, inbound: Inbound) {
+        match inbound {
+            Inbound::Text(data) => self.on_message(data, false),
+            Inbound::Binary(data) => self.on_message(data, true),
+            Inbound::Ping(payload) => self.conn.outbox.push_pong(&payload),
+            Inbound::Pong => {}
+            Inbound::Close(frame) => {
+                self.conn.answer_close(&frame);
+                self.peer_close = Some(frame.unwrap_or((1005, String::new())));
+                self.input = Input::Nothing;
+            }
+        }
+    }
+
+    fn on_message(&mut self, data: Bytes, is_binary: bool) {
+        if self.input != Input::Messages || self.reading.is_none() {
+            return; // closing, or shutdown stopped taking messages
+        }
+        match control::classify(&data, is_binary) {
+            Control::Subscribe(topic) => self.client_subscribe(&topic),
+            Control::Unsubscribe(topic) => {
+                self.conn.unsubscribe(self.shared, &topic, false);
+            }
+            Control::Message(kind) => self.queue(Event::Message {
+                id: self.conn.id,
+                is_binary,
+                kind,
+                data,
+            }),
+        }
+    }
+
+    /// A client's `{"type":"subscribe"}`: secure by default (see `docs/ARCHITECTURE.md`).
+    fn client_subscribe(&mut self, topic: &str) {
+        if self.conn.is_granted(topic) {
+            self.conn.subscribe(self.shared, topic);
+        } else if !topic.starts_with("__") && self.shared.config.hooks.subscribe {
+            self.queue(Event::Subscribe {
+                id: self.conn.id,
+                topic: topic.to_string(),
+            });
+        }
+        // Otherwise refused silently: the protocol has no subscribe acknowledgements.
+    }
+
+    /// Queues a client-driven event, or parks it until the inbound budget has room.
+    fn queue(&mut self, event: Event) {
+        if let Err(event) = self.shared.events.try_push_budgeted(event) {
+            let events = Arc::clone(&self.shared.events);
+            self.waiting = Some(Box::pin(async move { events.push_budgeted(event).await }));
+        }
+    }
+}
