@@ -56,8 +56,9 @@ export declare class NativeServer {
   /**
    * Keeps server-side state for a presence/cursor channel topic until its last
    * subscriber leaves; publishes to it are merged in. `merge` is a strategy name.
+   * With `anchor`, the state also lives while that topic has subscribers.
    */
-  trackTopic(topic: string, merge: string, key: string): void
+  trackTopic(topic: string, merge: string, key: string, anchor?: string | undefined | null): void
   /** The tracked state of a channel topic as JSON text, or null when untracked. */
   topicState(topic: string): string | null
   subscriberCount(topic: string): number
@@ -138,6 +139,8 @@ export interface NativeServerOptions {
   workers?: number
   listenBacklog?: number
   path?: string
+  /** `false`: no WebSocket endpoint. */
+  websocket?: boolean
   maxPayloadLength?: number
   idleTimeout?: number
   sendPingsAutomatically?: boolean

@@ -161,3 +161,18 @@ describe('origin check', () => {
     }
   });
 });
+
+describe('the app origin and a disabled endpoint', () => {
+  it("with origin set, same-origin means that origin, whatever Host and scheme the server sees", async () => {
+    server = await start({ origin: 'https://chat.example' });
+    const ok = await connect(server.wsUrl, { headers: { origin: 'https://chat.example', host: 'internal:8080' } });
+    ok.close();
+    expect(await refusedStatus(server.wsUrl, { headers: { origin: `http://127.0.0.1:${server.port}` } })).toBe(403);
+  });
+
+  it('websocket: false serves no WebSocket endpoint: the path is plain HTTP', async () => {
+    server = await start({ websocket: false, fetch: () => new Response('plain', { status: 404 }) });
+    expect(await refusedStatus(server.wsUrl)).toBe(404);
+    await expect(start({ websocket: 'yes' })).rejects.toThrow(/websocket must be an object of options, or false/);
+  });
+});

@@ -1,5 +1,5 @@
 // The Vite plugin's static scan and generated modules, without a Vite server.
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -56,7 +56,12 @@ describe('scan', () => {
     expect(by.job).toMatchObject({ kind: 'server', eager: true });
     expect(by.hook.kind).toBe('server');
     expect(by.fx).toMatchObject({ kind: 'server', eager: true });
-    expect(warnings).toEqual([expect.stringContaining('export "helper"')]);
+    // Every export the client cannot call is named, with what to do about it.
+    expect(warnings).toEqual([
+      expect.stringContaining('export "helper" is not a direct live()'),
+      expect.stringContaining('export "plain" is a plain function, so it is not callable from the client'),
+      expect.stringContaining('export "constant" is not wrapped in live*()'),
+    ]);
   });
 
   it('browser stubs hold paths and options, never server code', () => {
@@ -93,23 +98,23 @@ describe('the plugin', () => {
     return { root, main, ctx };
   }
 
-  it('resolves $live imports, nested folders too, and errors on missing modules', () => {
+  it('resolves $live imports, nested folders too, and errors on missing modules', async () => {
     const { main, ctx } = project();
     const id = main.resolveId.call(ctx, '$live/rooms/lobby');
     expect(id).toBe('\0svelte-realtime:live:rooms/lobby');
-    expect(main.load.call(ctx, id, { ssr: false })).toContain('__stream("rooms/lobby/who", {"merge":"presence"}, false)');
-    expect(main.load.call(ctx, id, { ssr: true })).toContain('ssrStream(server.who, false)');
+    expect(await main.load.call(ctx, id, { ssr: false })).toContain('__stream("rooms/lobby/who", {"merge":"presence"}, false)');
+    expect(await main.load.call(ctx, id, { ssr: true })).toContain('ssrStream(server.who, false)');
     expect(() => main.resolveId.call(ctx, '$live/missing')).toThrow(/no file src\/live\/missing\.js/);
     expect(main.resolveId.call(ctx, 'svelte')).toBeUndefined();
   });
 
-  it('a module that does not parse is a build error, not a crash', () => {
+  it('a module that does not parse is a build error, not a crash', async () => {
     const { root, main, ctx } = project();
     writeFileSync(join(root, 'src', 'live', 'chat.js'), 'export const broken = live(;');
-    expect(() => main.load.call(ctx, main.resolveId.call(ctx, '$live/chat'), {})).toThrow(/src\/live\/chat\.js/);
+    await expect(main.load.call(ctx, main.resolveId.call(ctx, '$live/chat'), {})).rejects.toThrow(/src\/live\/chat\.js/);
   });
 
-  it('refuses $live ids that leave the live directory, however spelled', () => {
+  it('refuses $live ids that leave the live directory, however spelled', async () => {
     const { root, main, ctx } = project();
     writeFileSync(join(root, 'secret.js'), 'export const key = "hunter2";\n');
     writeFileSync(join(root, 'src', 'secret.js'), 'export const key = "hunter2";\n');
@@ -129,8 +134,83 @@ describe('the plugin', () => {
       expect(() => main.resolveId.call(ctx, id), id).toThrow(/resolves outside src\/live/);
     }
     // The typings and the registry do not pick up the escaping link either.
-    const registry = main.load.call(ctx, main.resolveId.call(ctx, 'virtual:svelte-realtime/registry'));
+    const registry = await main.load.call(ctx, main.resolveId.call(ctx, 'virtual:svelte-realtime/registry'));
     expect(registry).not.toContain('linked');
     expect(registry).toContain('"chat"');
+  });
+
+  it('TypeScript live modules: types are stripped before the scan; stubs, registry and typings', async () => {
+    const { root, main, ctx } = project();
+    writeFileSync(
+      join(root, 'src', 'live', 'todos.ts'),
+      [
+        "import { live } from 'svelte-realtime/server';",
+        "import type { Ctx } from './types';",
+        'export interface Todo { id: number; text: string }',
+        'type Filter = "all" | "done";',
+        'const all: Todo[] = [];',
+        'export const add = live(async (ctx: Ctx, text: string): Promise<Todo> => {',
+        '  const todo: Todo = { id: all.length + 1, text };',
+        '  all.push(todo);',
+        '  return todo satisfies Todo;',
+        '});',
+        "export const todos = live.stream('todos', async (ctx: Ctx, filter: Filter = 'all'): Promise<Todo[]> => all, { merge: 'crud', key: 'id' });",
+        '',
+      ].join('\n'),
+    );
+    const id = main.resolveId.call(ctx, '$live/todos');
+    const client = await main.load.call(ctx, id, { ssr: false });
+    expect(client).toContain('export const add = __rpc("todos/add");');
+    expect(client).toContain('export const todos = __stream("todos/todos", {"merge":"crud","key":"id"}, false);');
+    expect(await main.load.call(ctx, id, { ssr: true })).toContain('ssrStream(server.todos, false)');
+    const registry = await main.load.call(ctx, main.resolveId.call(ctx, 'virtual:svelte-realtime/registry'));
+    expect(registry).toContain('"todos"');
+    const plugins = realtime({ typedImports: true });
+    const types = plugins.find((p) => p.name === 'svelte-realtime:types');
+    plugins.find((p) => p.name === 'svelte-realtime:live-modules').configResolved({ root, logger: console });
+    await types.buildStart();
+    const typings = readFileSync(join(root, 'src', 'live', '$types.d.ts'), 'utf8');
+    expect(typings).toContain("declare module '$live/todos'");
+    expect(typings).toContain("type M = typeof import('./todos.js');");
+    expect(typings).toContain("export const add: LiveCall<M['add']>;");
+  });
+
+  it('SSR stubs import only the helpers they use', () => {
+    const code = ssrStub('chat', '/abs/chat.js', [{ name: 'send', kind: 'rpc' }]);
+    expect(code).toBe(["import { ssrCall } from 'svelte-realtime/internal/ssr';", 'export const send = ssrCall("chat/send");', ''].join('\n'));
+  });
+
+  it('warns about a live module that exports nothing callable', async () => {
+    const { root, main, ctx } = project();
+    const warnings = [];
+    main.configResolved({ root, logger: { warn: (m) => warnings.push(m), error() {}, info() {} } });
+    writeFileSync(join(root, 'src', 'live', 'empty.js'), 'export const limit = 10;\n');
+    await main.load.call(ctx, main.resolveId.call(ctx, '$live/empty'), {});
+    expect(warnings).toEqual([
+      expect.stringContaining('export "limit" is not wrapped in live*()'),
+      expect.stringContaining('src/live/empty.js exports nothing callable from the client'),
+    ]);
+  });
+
+  it('an import of a name the live module does not export names the exports and a guess', async () => {
+    const { root } = project();
+    const errors = [];
+    const plugins = realtime({ typedImports: false });
+    const main = plugins.find((p) => p.name === 'svelte-realtime:live-modules');
+    main.config({}, { command: 'serve' });
+    main.configResolved({ root, logger: { warn() {}, info() {}, error: (m) => errors.push(m) } });
+    const check = plugins.find((p) => p.name === 'svelte-realtime:live-imports');
+    writeFileSync(
+      join(root, 'src', 'live', 'talk.js'),
+      "import { live } from 'svelte-realtime/server';\nexport const sendMessage = live(() => 1);\nexport const messages = live.stream('m', () => []);\n",
+    );
+    const code = "import { sendMesage, messages } from '$live/talk';\nimport { nope } from '$live/missing';\nexport default [sendMesage, messages];\n";
+    await check.transform.call({ error: (m) => { throw new Error(m); } }, code, join(root, 'src', 'routes', '+page.svelte'));
+    expect(errors).toEqual([
+      expect.stringContaining('src/routes/+page.svelte: "sendMesage" is not exported by $live/talk (it exports: sendMessage, messages); did you mean "sendMessage"?'),
+    ]);
+    // In a build the same problem fails the build with that message.
+    main.config({}, { command: 'build' });
+    await expect(check.transform.call({ error: (m) => { throw new Error(m); } }, code, join(root, 'src', 'x.js'))).rejects.toThrow(/did you mean "sendMessage"/);
   });
 });

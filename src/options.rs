@@ -46,6 +46,8 @@ pub struct NativeServerOptions {
     pub workers: Option<u32>,
     pub listen_backlog: Option<u32>,
     pub path: Option<String>,
+    /// `false`: no WebSocket endpoint.
+    pub websocket: Option<bool>,
     pub max_payload_length: Option<f64>,
     pub idle_timeout: Option<f64>,
     pub send_pings_automatically: Option<bool>,
@@ -104,6 +106,9 @@ impl NativeServerOptions {
         }
         if let Some(path) = self.path {
             defaults.ws_path = path;
+        }
+        if let Some(enabled) = self.websocket {
+            defaults.websocket = enabled;
         }
         if let Some(v) = self.max_payload_length {
             defaults.max_payload_length = bytes(v);

@@ -206,7 +206,14 @@ impl NativeServer {
     /// Keeps server-side state for a presence/cursor channel topic until its last
     /// subscriber leaves; publishes to it are merged in. `merge` is a strategy name.
     #[napi]
-    pub fn track_topic(&self, topic: String, merge: String, key: String) -> napi::Result<()> {
+    /// With `anchor`, the state also lives while that topic has subscribers.
+    pub fn track_topic(
+        &self,
+        topic: String,
+        merge: String,
+        key: String,
+        anchor: Option<String>,
+    ) -> napi::Result<()> {
         let strategy = merge
             .parse()
             .map_err(|e: realtime_core::merge::MergeOptionsError| {
@@ -217,7 +224,8 @@ impl NativeServer {
             key,
             ..MergeOptions::default()
         };
-        self.server()?.track_topic(&topic, options);
+        self.server()?
+            .track_topic(&topic, options, anchor.as_deref());
         Ok(())
     }
 

@@ -88,6 +88,7 @@ export function devRuntime(server, { path, websocket, hooksFile, registryId }) {
         host: '127.0.0.1',
         port: 0,
         signals: false,
+        dev: true,
         hooks,
         websocket: { ...limits, path },
         log: { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (...a) => log.error(a.map(String).join(' ')) },

@@ -10,12 +10,15 @@
 // re-registers live modules when they change, writes typings for `$live/*`, and injects the
 // DevTools overlay in dev. Made of small sub-plugins, one concern each.
 
-import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { clientStub, registryModule, ssrStub } from './stubs.js';
 import { scanLiveModule } from './scan.js';
 import { devRuntime } from './dev.js';
 import { writeTypes } from './types.js';
+import { stripTypes } from './typescript.js';
+import { checkLiveImports } from './imports.js';
+import { markPlugin, websocketEnabled } from '../lib/adapter/plugin-check.js';
 
 const LIVE_PREFIX = '$live/';
 const VIRTUAL_LIVE = '\0svelte-realtime:live:';
@@ -94,31 +97,55 @@ export default function realtime(options = {}) {
     return out;
   }
 
-  /** The module's live exports; throws a readable error when it does not parse. */
-  function scan(file) {
+  /** file → { mtimeMs, exports }: scans are reused until the file changes. */
+  const scans = new Map();
+
+  /**
+   * The module's live exports (TypeScript types stripped first); throws a readable error
+   * when it does not parse. Its warnings are printed once per version of the file.
+   */
+  async function scan(file) {
+    const mtimeMs = statSync(file).mtimeMs;
+    const cached = scans.get(file);
+    if (cached?.mtimeMs === mtimeMs) return cached.exports;
+    const where = relative(state.root, file);
     let result;
     try {
-      result = scanLiveModule(readFileSync(file, 'utf8'));
+      result = scanLiveModule(await stripTypes(readFileSync(file, 'utf8'), file));
     } catch (error) {
-      throw new Error(`${relative(state.root, file)}: ${error.message}`, { cause: error });
+      throw new Error(`${where}: ${error.message}`, { cause: error });
     }
-    for (const warning of result.warnings) {
-      state.logger.warn(`[svelte-realtime] ${relative(state.root, file)}: ${warning}`);
+    scans.set(file, { mtimeMs, exports: result.exports });
+    for (const warning of result.warnings) state.logger.warn(`[svelte-realtime] ${where}: ${warning}`);
+    if (result.exports.length === 0) {
+      state.logger.warn(
+        `[svelte-realtime] ${where} exports nothing callable from the client: wrap functions in live(), ` +
+          'live.stream() or another live*() helper from svelte-realtime/server',
+      );
     }
     return result.exports;
   }
 
   /** `scan` for typings: a module that does not parse keeps no declarations. */
-  function scanOrNothing(file) {
+  async function scanOrNothing(file) {
     try {
-      return scan(file);
+      return await scan(file);
     } catch {
       return [];
     }
   }
 
-  function modulesWithEagerness() {
-    return listModules().map((m) => ({ ...m, eager: scanOrNothing(m.file).some((e) => e.eager) }));
+  async function modulesWithEagerness() {
+    return Promise.all(
+      listModules().map(async (m) => ({ ...m, eager: (await scanOrNothing(m.file)).some((e) => e.eager) })),
+    );
+  }
+
+  function writeTypings() {
+    if (!state.typedImports) return Promise.resolve();
+    return writeTypes(state.root, listModules(), scanOrNothing, state.dir).catch((error) => {
+      state.logger.error(`[svelte-realtime] could not write $live typings: ${error.message}`);
+    });
   }
 
   function hooksFile() {
@@ -161,8 +188,8 @@ export default function realtime(options = {}) {
       }
       return `${VIRTUAL_LIVE}${name}`;
     },
-    load(id, loadOptions) {
-      if (id === RESOLVED_REGISTRY) return registryModule(modulesWithEagerness());
+    async load(id, loadOptions) {
+      if (id === RESOLVED_REGISTRY) return registryModule(await modulesWithEagerness());
       if (id === RESOLVED_DEV_REGISTRY) {
         const lines = ['export async function loadAll() {', '  return {'];
         for (const m of listModules()) lines.push(`    ${JSON.stringify(m.name)}: await import(${JSON.stringify(m.file)}),`);
@@ -175,7 +202,7 @@ export default function realtime(options = {}) {
       this.addWatchFile(file);
       let exports;
       try {
-        exports = scan(file);
+        exports = await scan(file);
       } catch (error) {
         this.error(error.message);
       }
@@ -193,7 +220,8 @@ export default function realtime(options = {}) {
       if (!ssr) return;
       this.emitFile({ type: 'chunk', id: REGISTRY_ID, fileName: 'svelte-realtime/registry.js' });
       const hooks = hooksFile();
-      if (hooks) this.emitFile({ type: 'chunk', id: hooks, fileName: 'svelte-realtime/hooks.ws.js' });
+      // `adapter({ websocket: false })`: no endpoint, so no hooks to bundle.
+      if (hooks && websocketEnabled()) this.emitFile({ type: 'chunk', id: hooks, fileName: 'svelte-realtime/hooks.ws.js' });
     },
   };
 
@@ -211,14 +239,10 @@ export default function realtime(options = {}) {
       });
       server.httpServer?.once('listening', () => runtime.start());
       server.httpServer?.once('close', () => runtime.stop());
-      if (state.typedImports) writeTypes(state.root, listModules(), scanOrNothing, state.dir);
+      writeTypings();
       server.watcher.on('all', (event, file) => {
         if (!file.startsWith(liveDir()) || file.endsWith('.d.ts')) return;
-        try {
-          if (state.typedImports) writeTypes(state.root, listModules(), scanOrNothing, state.dir);
-        } catch (error) {
-          state.logger.error(`[svelte-realtime] could not write $live typings: ${error.message}`);
-        }
+        writeTypings();
         runtime.reload();
       });
     },
@@ -229,11 +253,31 @@ export default function realtime(options = {}) {
     name: 'svelte-realtime:types',
     apply: 'build',
     buildStart() {
-      if (state.typedImports) writeTypes(state.root, listModules(), scanOrNothing, state.dir);
+      return writeTypings();
     },
   };
 
-  return [modulesPlugin, buildPlugin, devPlugin, typesPlugin];
+  /** Imports of names a live module does not export: say which, and what it does export. */
+  const importsPlugin = {
+    name: 'svelte-realtime:live-imports',
+    async transform(code, id) {
+      if (!code.includes(LIVE_PREFIX) || id.startsWith('\0') || id.includes('/node_modules/')) return undefined;
+      const problems = await checkLiveImports(code, (name) => {
+        const file = fileOf(name);
+        return file ? scanOrNothing(file) : undefined;
+      });
+      for (const problem of problems) {
+        const message = `${relative(state.root, id.split('?')[0])}: ${problem}`;
+        // The build fails on it anyway; say why. In dev the page would only show a bare 500.
+        if (state.command === 'build') this.error(message);
+        state.logger.error(`[svelte-realtime] ${message}`, { timestamp: true });
+      }
+      return undefined;
+    },
+  };
+
+  markPlugin();
+  return [modulesPlugin, buildPlugin, devPlugin, typesPlugin, importsPlugin];
 }
 
 export { realtime };

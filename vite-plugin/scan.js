@@ -58,7 +58,7 @@ const isFunction = (node) =>
  * @returns {{ exports: LiveExport[], warnings: string[] }}
  */
 export function scanLiveModule(code) {
-  const ast = parseAst(code, { jsx: false });
+  const ast = parseAst(code);
   const liveNames = new Set();
   const pipeNames = new Set();
   const namespaces = new Set();
@@ -147,23 +147,51 @@ export function scanLiveModule(code) {
 
   const exports = [];
   const warnings = [];
+  const serverOnly = (name, how) =>
+    warnings.push(
+      `export "${name}" is ${how}, so it is not callable from the client; ` +
+        `wrap it as \`export const ${name} = live(...)\` (or live.stream(), live.*()) to call it through $live/`,
+    );
+  /** Top-level `const x = ...` initializers, so `export { x }` can be followed. */
+  const locals = new Map();
   for (const node of ast.body) {
-    if (node.type !== 'ExportNamedDeclaration' || !node.declaration) continue;
+    const declaration = node.type === 'ExportNamedDeclaration' ? node.declaration : node;
+    if (declaration?.type !== 'VariableDeclaration') continue;
+    for (const declarator of declaration.declarations) {
+      if (declarator.id.type === 'Identifier') locals.set(declarator.id.name, declarator.init);
+    }
+  }
+  const exportBinding = (name, init) => {
+    if (name === '_guard') return;
+    const info = classify(init);
+    if (info) exports.push({ name, ...info });
+    else if (init?.type === 'CallExpression') serverOnly(name, 'not a direct live(), live.*() or pipe() call');
+    else serverOnly(name, 'not wrapped in live*()');
+  };
+  for (const node of ast.body) {
+    if (node.type === 'ExportDefaultDeclaration') {
+      serverOnly('default', 'a default export');
+      continue;
+    }
+    if (node.type !== 'ExportNamedDeclaration') continue;
     const declaration = node.declaration;
+    if (!declaration) {
+      // `export { x }` (TypeScript compiles `export const x = ...` to this) or a re-export.
+      for (const spec of node.specifiers) {
+        const name = spec.exported.name ?? spec.exported.value;
+        const local = spec.local.name ?? spec.local.value;
+        if (!node.source && locals.has(local)) exportBinding(name, locals.get(local));
+        else serverOnly(name, 're-exported from another module (the scan follows only this file)');
+      }
+      continue;
+    }
+    if (declaration.type === 'FunctionDeclaration' || declaration.type === 'ClassDeclaration') {
+      if (declaration.id?.name) serverOnly(declaration.id.name, `a plain ${declaration.type === 'ClassDeclaration' ? 'class' : 'function'}`);
+      continue;
+    }
     if (declaration.type !== 'VariableDeclaration') continue;
     for (const declarator of declaration.declarations) {
-      if (declarator.id.type !== 'Identifier') continue;
-      const name = declarator.id.name;
-      if (name === '_guard') continue;
-      const info = classify(declarator.init);
-      if (info) {
-        exports.push({ name, ...info });
-      } else if (declarator.init?.type === 'CallExpression') {
-        warnings.push(
-          `export "${name}" is not a direct live(), live.*() or pipe() call; it stays server-only ` +
-            `(write it as \`export const ${name} = live...(...)\` to call it from the client)`,
-        );
-      }
+      if (declarator.id.type === 'Identifier') exportBinding(declarator.id.name, declarator.init);
     }
   }
   return { exports, warnings };

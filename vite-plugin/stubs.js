@@ -31,10 +31,16 @@ export function clientStub(moduleName, exports, { devtools = false } = {}) {
  * @param {import('./scan.js').LiveExport[]} exports
  */
 export function ssrStub(moduleName, file, exports) {
-  const lines = [
-    `import * as server from ${json(file)};`,
-    "import { ssrStream, ssrCall, ssrRoom } from 'svelte-realtime/internal/ssr';",
-  ];
+  // Import only the helpers used, so the build has no unused-import warnings.
+  const helpers = new Set();
+  for (const e of exports) {
+    if (e.kind === 'rpc' || e.kind === 'binary') helpers.add('ssrCall');
+    else if (e.kind === 'stream') helpers.add('ssrStream');
+    else if (e.kind === 'room') helpers.add('ssrRoom');
+  }
+  const lines = [];
+  if (helpers.has('ssrStream')) lines.push(`import * as server from ${json(file)};`);
+  if (helpers.size) lines.push(`import { ${[...helpers].sort().join(', ')} } from 'svelte-realtime/internal/ssr';`);
   for (const e of exports) {
     const path = `${moduleName}/${e.name}`;
     if (e.kind === 'rpc' || e.kind === 'binary') lines.push(`export const ${e.name} = ssrCall(${json(path)});`);

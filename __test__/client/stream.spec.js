@@ -211,6 +211,26 @@ describe('stream stores against a real server', () => {
     expect(seen.last.map((t) => t.id)).toEqual([1]);
   });
 
+  it('resumeHistory without pauseHistory records nothing; a pause is one undo step', async () => {
+    const { module } = todosModule();
+    env = await startRealtime({ t: module });
+    const todos = __stream('t/todos');
+    const seen = watch(todos);
+    await waitFor(() => Array.isArray(seen.last));
+    todos.enableHistory(10);
+    todos.optimistic('created', { id: 2, text: 'b' });
+    todos.resumeHistory(); // no pause: must not record a second copy of [1, 2]
+    todos.undo();
+    expect(seen.last.map((t) => t.id)).toEqual([1]);
+    todos.redo();
+    todos.pauseHistory();
+    todos.optimistic('created', { id: 3, text: 'c' });
+    todos.optimistic('created', { id: 4, text: 'd' });
+    todos.resumeHistory();
+    todos.undo();
+    expect(seen.last.map((t) => t.id)).toEqual([1, 2]);
+  });
+
   it('a gated stream stays undefined; when() follows a condition store', async () => {
     env = await startRealtime({
       beta: { feed: live.gate(() => false, live.stream('beta', () => ['x'])), open: live.stream('open', () => ['y']) },

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDemo, demo, startBuilt, stop } from './demo.js';
 import { parseBytes, readEnv } from '../../lib/adapter/env.js';
+import { connect, refusedStatus } from '../helpers.js';
 
 let server;
 let url;
@@ -103,6 +104,12 @@ describe('SvelteKit behind the runtime', () => {
       expect(big.status).toBe(413);
       const who = await fetch(`${base}/api/whoami`, { headers: { 'x-forwarded-for': '203.0.113.9, 198.51.100.2, 10.0.0.1' } });
       expect(await who.json()).toMatchObject({ address: '198.51.100.2', origin: 'https://chat.example' });
+      // Behind a TLS proxy: the browser says https://chat.example, the server sees plain
+      // http with some internal Host. ORIGIN is the app's origin, so the upgrade is allowed.
+      const wsUrl = `${base.replace('http', 'ws')}/ws`;
+      const behindProxy = await connect(wsUrl, { headers: { origin: 'https://chat.example', host: 'app.internal:3000' } });
+      behindProxy.close();
+      expect(await refusedStatus(wsUrl, { headers: { origin: 'https://evil.example' } })).toBe(403);
     } finally {
       await stop(other);
     }

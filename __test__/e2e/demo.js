@@ -89,6 +89,12 @@ export function stop(child) {
 }
 
 export async function launchBrowser() {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `The browser tests need Chromium at ${CHROMIUM}: install it (Debian/Ubuntu: \`apt-get install chromium\`) ` +
+        'or point CHROMIUM_PATH at a Chromium or Chrome binary.',
+    );
+  }
   const { chromium } = await import('playwright-core');
   mkdirSync(output, { recursive: true });
   return chromium.launch({

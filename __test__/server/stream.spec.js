@@ -252,6 +252,31 @@ describe('close hook', () => {
     await new Promise((r) => setTimeout(r, 0));
     expect(left).toHaveLength(3);
   });
+
+  it('fires only for streams this socket joined through a stream request', async () => {
+    const left = [];
+    const onUnsubscribe = (ctx, topic) => left.push(topic);
+    let allow = false;
+    const m = {
+      // Same topic the app subscribes to by hand, never requested as a stream.
+      feed: live.stream('feed', () => [], { onUnsubscribe }),
+      // Two streams on one topic: one joins, the other is refused.
+      open: live.stream('shared', () => [], { onUnsubscribe: (ctx, t) => left.push(`open ${t}`) }),
+      locked: live.stream('shared', () => {
+        if (!allow) throw new LiveError('FORBIDDEN', 'no');
+        return [];
+      }, { onUnsubscribe: (ctx, t) => left.push(`locked ${t}`) }),
+    };
+    const registry = registryWith({ m });
+    const ws = fakeSocket({ id: 'u1' });
+    const platform = fakePlatform();
+    ws.subscribe('feed');
+    await rpc({ registry, ws, platform }, stream('m/open'));
+    expect((await rpc({ registry, ws, platform }, stream('m/locked'))).code).toBe('FORBIDDEN');
+    close(ws, { platform });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(left).toEqual(['open shared']);
+  });
 });
 
 describe('definition errors', () => {

@@ -11,7 +11,10 @@ export interface AdapterOptions {
   envPrefix?: string;
   /** Answered `200 OK` by the server; false disables. @default '/healthz' */
   healthCheckPath?: string | false;
-  /** WebSocket endpoint options. @default true */
+  /**
+   * WebSocket endpoint options; `false` serves no WebSocket endpoint (the path is plain
+   * HTTP) and bundles no `hooks.ws`. @default true
+   */
   websocket?: boolean | WebSocketOptions;
 }
 

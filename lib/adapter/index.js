@@ -6,6 +6,7 @@
 //   export default { kit: { adapter: adapter({ websocket: true }) } };
 
 import { writeFileSync } from 'node:fs';
+import { MISSING_PLUGIN, checkAtExit, pluginPresent, setWebsocketEnabled } from './plugin-check.js';
 
 /**
  * @param {{
@@ -19,9 +20,15 @@ import { writeFileSync } from 'node:fs';
 export default function adapter(options = {}) {
   const { out = 'build', precompress = true, envPrefix = '', healthCheckPath = '/healthz' } = options;
   const websocket = options.websocket === undefined || options.websocket === true ? {} : options.websocket;
+  if (websocket !== false && (typeof websocket !== 'object' || websocket === null)) {
+    throw new Error('svelte-realtime adapter: websocket must be true, false or an object of WebSocket options');
+  }
+  // `false`: no WebSocket endpoint, and the Vite plugin bundles no hooks.ws.
+  setWebsocketEnabled(websocket !== false);
   if (websocket && typeof websocket === 'object' && websocket.path !== undefined && !String(websocket.path).startsWith('/')) {
     throw new Error(`svelte-realtime adapter: websocket.path must start with "/", got ${websocket.path}`);
   }
+  checkAtExit();
   return {
     name: 'svelte-realtime',
 
@@ -49,7 +56,7 @@ export default function adapter(options = {}) {
           '',
         ].join('\n'),
       );
-      const runtimeOptions = { envPrefix, healthCheckPath, websocket: websocket || undefined };
+      const runtimeOptions = { envPrefix, healthCheckPath, websocket };
       writeFileSync(
         `${out}/index.js`,
         [
@@ -67,6 +74,7 @@ export default function adapter(options = {}) {
 
     /** `event.platform` in `vite dev`: the dev runtime the Vite plugin started. */
     emulate() {
+      if (!pluginPresent()) console.error(`\n${MISSING_PLUGIN}\n`);
       return {
         platform() {
           return globalThis.__svelteRealtimeDev?.platform;

@@ -59,8 +59,13 @@ export async function start({ dir, options = {} }) {
   const registry = join(dir, 'server', 'svelte-realtime', 'registry.js');
   const registered = existsSync(registry) ? (await importFile(registry)).modules : [];
   const hooksFile = join(dir, 'server', 'svelte-realtime', 'hooks.ws.js');
-  const hooks = existsSync(hooksFile) ? await importFile(hooksFile) : {};
-  if (!existsSync(hooksFile) && registered.length > 0) {
+  const websocket = options.websocket;
+  const hooks = websocket !== false && existsSync(hooksFile) ? await importFile(hooksFile) : {};
+  if (websocket === false) {
+    if (registered.length > 0) {
+      console.warn('[svelte-realtime] adapter({ websocket: false }): live modules exist, but without a WebSocket endpoint only their SSR .load() works.');
+    }
+  } else if (!existsSync(hooksFile) && registered.length > 0) {
     console.warn(
       '[svelte-realtime] src/hooks.ws.js is missing: live modules exist but no message hook ' +
         "handles RPCs. Add `export { message, close } from 'svelte-realtime/server';` to it.",
@@ -74,7 +79,7 @@ export async function start({ dir, options = {} }) {
     host: env.host,
     port: env.port,
     hooks,
-    websocket: options.websocket,
+    websocket,
     healthCheckPath: options.healthCheckPath ?? '/healthz',
     bodySizeLimit: env.bodySizeLimit,
     shutdownTimeout: env.shutdownTimeout,

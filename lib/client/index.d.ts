@@ -85,8 +85,13 @@ export declare function combine(...storesAndFn: unknown[]): Readable<unknown>;
 export declare function onSignal(userId: string | number, callback: (event: string, data: any) => void): () => void;
 export declare function onSignal(callback: (event: string, data: any) => void): () => void;
 
-/** What a stream store holds: undefined (loading), the data, or `{ error }`. */
-export type StreamValue<T> = T | undefined | { error: RpcError };
+/**
+ * What a stream store holds: `undefined` while loading, the data, or `{ error }`. The data
+ * side carries an `error?: undefined` so templates narrow the way the docs write them:
+ * `{#if $s === undefined}` loading, `{:else if $s?.error}` `{$s.error.message}`, `{:else}`
+ * `{#each $s as item (item.id)}`.
+ */
+export type StreamValue<T> = (T & { error?: undefined }) | undefined | { error: RpcError };
 
 export interface StreamStore<T> extends Readable<StreamValue<T>> {
   readonly hasMore: boolean;

@@ -315,8 +315,9 @@ export function createStream(path, stub = {}, args = [], onIdle) {
     pauseHistory() {
       if (history) history.paused = true;
     },
+    /** Ends a pause: records the value reached meanwhile as one step. Without a pause, nothing. */
     resumeHistory() {
-      if (!history) return;
+      if (!history?.paused) return;
       history.paused = false;
       record();
     },

@@ -39,12 +39,13 @@ function call(log, inflight, name, hook, ...args) {
  *   http: ReturnType<typeof import('./http.js').createHttpBridge>,
  *   log: Pick<Console, 'info' | 'warn' | 'error'>,
  *   inflight: ReturnType<typeof import('./inflight.js').createInflight>,
+ *   dev?: { maxPayloadLength: number },
  *   onDrained: () => void,
  *   onStopped: () => void,
  * }} ctx
  * @returns {(batch: Uint8Array) => void}
  */
-export function createDispatcher({ getNative, hooks, platform, connections, http, log, inflight, onDrained, onStopped }) {
+export function createDispatcher({ getNative, hooks, platform, connections, http, log, inflight, dev, onDrained, onStopped }) {
   /** User data of accepted upgrades, waiting for their `OPEN`. */
   const accepted = new Map();
 
@@ -83,7 +84,7 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
   function open(id, remoteAddress) {
     const userData = accepted.get(id) ?? {};
     accepted.delete(id);
-    const ws = new ServerWebSocket(getNative(), id, userData, remoteAddress, inflight.track);
+    const ws = new ServerWebSocket(getNative(), id, userData, remoteAddress, inflight.track, dev);
     connections.set(id, ws);
     if (hooks.open) call(log, inflight, 'open', hooks.open, ws, { platform });
   }

@@ -140,7 +140,13 @@ export interface ServeOptions {
     request: Request,
     ctx: { platform: Platform; getClientAddress(): string },
   ) => Response | Promise<Response>;
-  websocket?: WebSocketOptions;
+  /** WebSocket options, or `false` for no WebSocket endpoint (the path is plain HTTP). */
+  websocket?: WebSocketOptions | false;
+  /**
+   * Development checks (the Vite plugin sets it under `vite dev`): warns about replies
+   * larger than `maxPayloadLength`. @default false
+   */
+  dev?: boolean;
   /** I/O threads (0 = one per core). @default 0 */
   workers?: number;
   /** Largest HTTP request body in bytes (413 above); `Infinity` disables. @default 524288 */
@@ -166,7 +172,11 @@ export interface ServeOptions {
   healthCheckPath?: string | false;
   /** Close gracefully on SIGTERM/SIGINT. @default true */
   signals?: boolean;
-  /** Origin used to build `Request` URLs (else `http://` + the Host header). */
+  /**
+   * The app's origin (the adapter's `ORIGIN`): used to build `Request` URLs (else `http://`
+   * + the Host header), and, with `allowedOrigins: 'same-origin'`, the one origin allowed
+   * to open a WebSocket (behind a TLS proxy the Host and scheme seen here differ from it).
+   */
   origin?: string;
   /** Proxy header with the original scheme, for the same-origin check. */
   protocolHeader?: string;

@@ -41,6 +41,7 @@ const TOP_KEYS = new Set([
   'requestTimeout',
   'inboundQueueBytes',
   'staticFiles',
+  'dev',
 ]);
 
 function fail(message) {
@@ -86,7 +87,11 @@ export function normalizeOptions(options = {}) {
   for (const key of Object.keys(options)) {
     if (!TOP_KEYS.has(key)) fail(`unknown option "${key}"`);
   }
-  const ws = options.websocket ?? {};
+  if (options.websocket !== undefined && options.websocket !== false && (typeof options.websocket !== 'object' || options.websocket === null)) {
+    fail('websocket must be an object of options, or false for no WebSocket endpoint');
+  }
+  const enabled = options.websocket !== false;
+  const ws = options.websocket || {};
   for (const key of Object.keys(ws)) {
     if (!WEBSOCKET_KEYS.has(key)) fail(`unknown websocket option "${key}"`);
   }
@@ -144,7 +149,9 @@ export function normalizeOptions(options = {}) {
     hostHeader: headerName('hostHeader', options.hostHeader),
     portHeader: headerName('portHeader', options.portHeader),
     log,
+    dev: Boolean(options.dev),
     websocket: {
+      enabled,
       path,
       maxPayloadLength: number('websocket.maxPayloadLength', pickWs('maxPayloadLength'), { min: 1, integer: true }),
       idleTimeout,
@@ -158,10 +165,20 @@ export function normalizeOptions(options = {}) {
   };
 }
 
+/**
+ * Same-origin means "the app's origin". When the app states it (`origin`, the adapter's
+ * `ORIGIN`), that is the one allowed: behind a TLS proxy the Host and scheme the server sees
+ * would never match the browser's `https://` Origin.
+ */
+function allowedOrigins(policy, origin) {
+  return policy === 'same-origin' && typeof origin === 'string' ? [origin] : policy;
+}
+
 /** The options object the addon's constructor takes. */
 export function nativeOptions(opts, hooks) {
   const ws = opts.websocket;
   return {
+    websocket: ws.enabled,
     host: opts.host,
     port: opts.port,
     workers: opts.workers,
@@ -176,7 +193,7 @@ export function nativeOptions(opts, hooks) {
     headerReadTimeout: opts.headerReadTimeout,
     bodyReadTimeout: opts.bodyReadTimeout,
     requestTimeout: opts.requestTimeout,
-    allowedOrigins: ws.allowedOrigins,
+    allowedOrigins: allowedOrigins(ws.allowedOrigins, opts.origin),
     protocolHeader: opts.protocolHeader,
     hostHeader: opts.hostHeader,
     portHeader: opts.portHeader,

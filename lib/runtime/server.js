@@ -160,6 +160,7 @@ export async function serve(options = {}) {
     http,
     log: opts.log,
     inflight,
+    dev: opts.dev ? { maxPayloadLength: opts.websocket.maxPayloadLength } : undefined,
     onDrained: () => markDrained(),
     onStopped: () => markStopped(),
   });

@@ -19,13 +19,15 @@ export const internals = Symbol('svelte-realtime.ws');
 const TOPIC_STATE = Symbol.for('svelte-realtime.topicState');
 /** `track(promise)`: work on this socket graceful shutdown waits for (see inflight.js). */
 const TRACK = Symbol.for('svelte-realtime.track');
+/** `{ maxPayloadLength }` under `vite dev` (development checks), else undefined. */
+const DEV = Symbol.for('svelte-realtime.dev');
 const topicStates = new WeakMap();
 
 function topicStateOf(native) {
   let capability = topicStates.get(native);
   if (!capability) {
     capability = {
-      track: (topic, { merge, key }) => native.trackTopic(topic, merge, key ?? 'id'),
+      track: (topic, { merge, key, anchor }) => native.trackTopic(topic, merge, key ?? 'id', anchor),
       snapshot: (topic) => {
         const json = native.topicState(topic);
         return json === null || json === undefined ? undefined : JSON.parse(json);
@@ -68,6 +70,7 @@ export class ServerWebSocket {
   #open = true;
   #handle;
   #track;
+  #dev;
 
   /**
    * @param {import('../../index.js').NativeServer} native
@@ -75,10 +78,12 @@ export class ServerWebSocket {
    * @param {any} userData
    * @param {string} remoteAddress
    * @param {(promise: Promise<unknown>) => unknown} [track]
+   * @param {{ maxPayloadLength: number }} [dev]
    */
-  constructor(native, id, userData, remoteAddress, track) {
+  constructor(native, id, userData, remoteAddress, track, dev) {
     this.#native = native;
     this.#track = track;
+    this.#dev = dev;
     this.#id = id;
     this.#userData = userData;
     this.#remoteAddress = remoteAddress;
@@ -170,5 +175,9 @@ export class ServerWebSocket {
 
   get [TRACK]() {
     return this.#track;
+  }
+
+  get [DEV]() {
+    return this.#dev;
   }
 }

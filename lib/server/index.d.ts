@@ -1,8 +1,9 @@
 // Types of `svelte-realtime/server` (also the package root).
 
-import type { Platform, ServerWebSocket } from '../runtime/index.js';
+import type { Platform, ServerWebSocket, UpgradeContext, WebSocketHooks } from '../runtime/index.js';
 
-export type { Platform, ServerWebSocket };
+/** `UpgradeContext` types the argument of `upgrade` in `hooks.ws.ts`: `export function upgrade({ cookies }: UpgradeContext)`. */
+export type { Platform, ServerWebSocket, UpgradeContext, WebSocketHooks };
 
 /** What every live function receives first. */
 export interface LiveContext<UserData = any> {

@@ -9,6 +9,7 @@
 
 import { live } from './live.js';
 import { mark } from './meta.js';
+import { TOPIC_STATE } from './stream.js';
 
 export function room(config) {
   const { topic, init, presence, cursors, actions = {}, guard: roomGuard, onJoin, onLeave, merge = 'crud', key = 'id' } = config ?? {};
@@ -25,6 +26,18 @@ export function room(config) {
     return `${await topicOf(ctx, ...args)}${suffix}`;
   };
   const member = (ctx) => ctx.user?.id ?? 'anon';
+  /**
+   * The server keeps presence and cursors from the first member on, not from the first
+   * watcher of those channels: a late presence subscriber must see members who joined
+   * while nobody watched (their join was published before anyone tracked the topic).
+   */
+  const trackRoom = (ctx, t) => {
+    const state = ctx.ws?.[TOPIC_STATE];
+    if (!state) return;
+    // Anchored to the room's data topic: kept while the room has members.
+    if (presence) state.track(`${t}:presence`, { merge: 'presence', key: 'key', anchor: t });
+    if (cursors) state.track(`${t}:cursors`, { merge: 'cursor', key: 'key', anchor: t });
+  };
 
   const endpoints = {};
   endpoints.__data = live.stream(
@@ -42,9 +55,13 @@ export function room(config) {
     {
       merge,
       key,
-      onSubscribe: presence
-        ? async (ctx, t) => ctx.publish(`${t}:presence`, 'join', { key: member(ctx), data: await presence(ctx) })
-        : undefined,
+      onSubscribe:
+        presence || cursors
+          ? async (ctx, t) => {
+              trackRoom(ctx, t);
+              if (presence) ctx.publish(`${t}:presence`, 'join', { key: member(ctx), data: await presence(ctx) });
+            }
+          : undefined,
       onUnsubscribe: presence || onLeave
         ? async (ctx, t) => {
             if (presence) ctx.publish(`${t}:presence`, 'leave', { key: member(ctx) });

@@ -75,9 +75,34 @@ function reply(env, event, payload, path) {
   }
 }
 
+/** The runtime's development checks (`vite dev`): `{ maxPayloadLength }`, else undefined. */
+const DEV = Symbol.for('svelte-realtime.dev');
+const warnedLarge = new Set();
+const encoder = new TextEncoder();
+
+/**
+ * In development, a reply larger than the socket's `maxPayloadLength` is worth a warning:
+ * the browser receives it, but sending the same data back (a save, an optimistic update)
+ * would close the socket with 1009 under the default limits.
+ */
+function checkSize(env, path, payload) {
+  const dev = env.ws?.[DEV];
+  if (!dev || warnedLarge.has(path)) return;
+  const bytes = encoder.encode(JSON.stringify(payload) ?? '').length;
+  if (bytes <= dev.maxPayloadLength) return;
+  warnedLarge.add(path);
+  console.warn(
+    `[svelte-realtime] ${path} replied ${Math.ceil(bytes / 1024)} KiB, more than maxPayloadLength ` +
+      `(${Math.round(dev.maxPayloadLength / 1024)} KiB): a client sending this data back would be ` +
+      'disconnected (1009). Page the data (return { data, hasMore, cursor }) or raise websocket.maxPayloadLength.',
+  );
+}
+
 /** Sends one call's payload and confirms or withdraws the stream subscription behind it. */
 function answer(env, id, payload, path) {
-  settleStream(payload, reply(env, id, payload, path));
+  const delivered = reply(env, id, payload, path);
+  if (delivered) checkSize(env, path, payload);
+  settleStream(payload, delivered);
 }
 
 function requestOf(msg) {

@@ -53,8 +53,8 @@ function claim(ws, topic) {
 
 /**
  * Ends one call's claim on `topic`. When it was the last and none succeeded, withdraws the
- * subscription (and with it the grant), forgets the `onUnsubscribe` it registered, and runs
- * `onUnsubscribe` if this call ran `onSubscribe`.
+ * subscription (and with it the grant) and runs `onUnsubscribe` if this call ran
+ * `onSubscribe`, so every join has one leave.
  */
 function release(env, ctx, fn, meta, topic, entry, succeeded, joined) {
   const { ws } = env;
@@ -63,7 +63,6 @@ function release(env, ctx, fn, meta, topic, entry, succeeded, joined) {
   if (entry.pending > 0) return;
   inFlight.get(ws)?.delete(topic);
   if (entry.keep) return;
-  unsubscribeHooks.get(ws)?.get(topic)?.delete(fn);
   try {
     ws.unsubscribe(topic);
   } catch {
@@ -187,7 +186,6 @@ export async function subscribeStream(env, ctx, fn, meta, args, req) {
   let payload;
   try {
     subscribeSocket(ws, topic);
-    if (meta.onUnsubscribe) remember(ws, topic, fn);
     if (meta.onSubscribe) {
       joined = true;
       try {
@@ -201,7 +199,11 @@ export async function subscribeStream(env, ctx, fn, meta, args, req) {
     release(env, ctx, fn, meta, topic, entry, false, joined);
     throw error;
   }
-  unsettled.set(payload, (delivered) => release(env, ctx, fn, meta, topic, entry, delivered, joined));
+  unsettled.set(payload, (delivered) => {
+    // Only a call that reached its client joined: its `onUnsubscribe` fires at close.
+    if (delivered && meta.onUnsubscribe) remember(ws, topic, fn);
+    release(env, ctx, fn, meta, topic, entry, delivered, joined);
+  });
   return payload;
 }
 

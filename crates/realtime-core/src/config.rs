@@ -40,6 +40,8 @@ pub struct ServerConfig {
     pub listen_backlog: u32,
     /// Path of the WebSocket endpoint; must start with `/`. Default `/ws`.
     pub ws_path: String,
+    /// Serve WebSockets at all; when false the path is plain HTTP. Default `true`.
+    pub websocket: bool,
     /// Largest inbound WebSocket message in bytes. A larger one closes the socket with 1009.
     /// Default 16 KiB.
     pub max_payload_length: usize,
@@ -100,6 +102,7 @@ impl Default for ServerConfig {
             worker_threads: 0,
             listen_backlog: 4096,
             ws_path: "/ws".into(),
+            websocket: true,
             max_payload_length: 16 * 1024,
             idle_timeout: Duration::from_secs(120),
             send_pings_automatically: true,

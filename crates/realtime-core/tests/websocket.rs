@@ -222,7 +222,8 @@ async fn tracked_channel_state_follows_publishes_and_ends_with_the_last_subscrib
         strategy: Strategy::Presence,
         ..MergeOptions::default()
     };
-    ts.server.track_topic("typing:lobby", presence.clone());
+    ts.server
+        .track_topic("typing:lobby", presence.clone(), None);
     ts.server.subscribe(a, "typing:lobby");
     ts.server.publish(
         "typing:lobby",
@@ -236,7 +237,7 @@ async fn tracked_channel_state_follows_publishes_and_ends_with_the_last_subscrib
     );
     let _second = connect(&ts.ws_url()).await;
     let b = ts.expect_open();
-    ts.server.track_topic("typing:lobby", presence);
+    ts.server.track_topic("typing:lobby", presence, None);
     ts.server.subscribe(b, "typing:lobby");
     assert!(
         ts.server

@@ -236,7 +236,7 @@ impl Conn {
         drop(topics);
         shared
             .topic_states
-            .forget_if_unwatched(topic, shared.hub.subscriber_count(topic));
+            .forget_unwatched(topic, |t| shared.hub.subscriber_count(t));
         true
     }
 
@@ -264,7 +264,7 @@ impl Conn {
             shared.hub.unsubscribe(&topic, self.id);
             shared
                 .topic_states
-                .forget_if_unwatched(&topic, shared.hub.subscriber_count(&topic));
+                .forget_unwatched(&topic, |t| shared.hub.subscriber_count(t));
         }
     }
 

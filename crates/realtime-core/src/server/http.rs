@@ -65,7 +65,10 @@ async fn route(shared: Arc<Shared>, remote: SocketAddr, req: Request<Incoming>) 
         return refusal;
     }
     let path = req.uri().path();
-    if path == shared.config.ws_path && upgrade::is_websocket_request(&req) {
+    if shared.config.websocket
+        && path == shared.config.ws_path
+        && upgrade::is_websocket_request(&req)
+    {
         return upgrade::handle(shared, remote, req).await;
     }
     if shared.config.health_check_path.as_deref() == Some(path)

@@ -352,8 +352,15 @@ impl RunningServer {
 
     /// Keeps server-side state for a presence/cursor channel topic (until its last
     /// subscriber leaves); later publishes to it are merged in.
-    pub fn track_topic(&self, topic: &str, options: crate::merge::MergeOptions) {
-        self.shared.topic_states.track(topic, options);
+    /// With `anchor`, the state also lives while that topic has subscribers (a room's
+    /// presence, kept while the room's data topic has members).
+    pub fn track_topic(
+        &self,
+        topic: &str,
+        options: crate::merge::MergeOptions,
+        anchor: Option<&str>,
+    ) {
+        self.shared.topic_states.track(topic, options, anchor);
     }
 
     /// The tracked state of `topic` as JSON text.

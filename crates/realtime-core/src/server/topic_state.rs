@@ -4,7 +4,10 @@
 //! A channel registers its topic on first subscribe ([`TopicStates::track`]); from then on
 //! every publish to that topic is merged into the state by the Rust merge engine, whoever
 //! publishes (an RPC, a hook, a relay). The state is dropped when the topic's last
-//! subscriber leaves. Topics nobody tracks cost one atomic load per publish.
+//! subscriber leaves. A state may be *anchored* to another topic: a room's presence and
+//! cursors are tracked from its first member's join (before anyone watches them) and live
+//! while the room's data topic or the channel itself has subscribers. Topics nobody tracks
+//! cost one atomic load per publish.
 //!
 //! Lock: one `parking_lot::Mutex` around the map; nothing awaits under it, and it is never
 //! held while a connection's topic lock or a hub shard lock is taken.
@@ -18,22 +21,39 @@ use serde_json::Value;
 
 use crate::merge::{MergeOptions, MergeState};
 
+struct Tracked {
+    state: MergeState,
+    /// Another topic whose subscribers keep this state too (a room's data topic).
+    anchor: Option<Arc<str>>,
+}
+
 #[derive(Default)]
 pub(crate) struct TopicStates {
     tracked: AtomicUsize,
-    states: Mutex<HashMap<Arc<str>, MergeState>>,
+    states: Mutex<HashMap<Arc<str>, Tracked>>,
 }
 
 impl TopicStates {
-    /// Starts keeping state for `topic` (an empty list) unless it already is.
-    pub(crate) fn track(&self, topic: &str, options: MergeOptions) {
+    /// Starts keeping state for `topic` (an empty list) unless it already is. With an
+    /// `anchor`, the state also lives while that topic has subscribers.
+    pub(crate) fn track(&self, topic: &str, options: MergeOptions, anchor: Option<&str>) {
         let mut states = self.states.lock();
-        if !states.contains_key(topic) {
-            states.insert(
-                Arc::from(topic),
-                MergeState::new(options, Value::Array(Vec::new())),
-            );
-            self.tracked.store(states.len(), Ordering::Release);
+        match states.get_mut(topic) {
+            Some(tracked) => {
+                if tracked.anchor.is_none() {
+                    tracked.anchor = anchor.map(Arc::from);
+                }
+            }
+            None => {
+                states.insert(
+                    Arc::from(topic),
+                    Tracked {
+                        state: MergeState::new(options, Value::Array(Vec::new())),
+                        anchor: anchor.map(Arc::from),
+                    },
+                );
+                self.tracked.store(states.len(), Ordering::Release);
+            }
         }
     }
 
@@ -44,23 +64,34 @@ impl TopicStates {
             return;
         }
         let mut states = self.states.lock();
-        if let Some(state) = states.get_mut(topic) {
-            let _ = state.apply_json(event, data_json.unwrap_or("null"));
+        if let Some(tracked) = states.get_mut(topic) {
+            let _ = tracked.state.apply_json(event, data_json.unwrap_or("null"));
         }
     }
 
     /// The state as JSON text, if the topic is tracked.
     pub(crate) fn snapshot(&self, topic: &str) -> Option<String> {
-        self.states.lock().get(topic).map(MergeState::to_json)
+        self.states.lock().get(topic).map(|t| t.state.to_json())
     }
 
-    /// Drops the state of a topic nobody is subscribed to any more.
-    pub(crate) fn forget_if_unwatched(&self, topic: &str, subscribers: usize) {
-        if subscribers > 0 || self.tracked.load(Ordering::Acquire) == 0 {
+    /// `topic` just lost a subscriber: drops the states it kept (its own, and those anchored
+    /// to it) that no topic keeps any more. `subscribers` counts a topic's subscribers.
+    pub(crate) fn forget_unwatched(&self, topic: &str, subscribers: impl Fn(&str) -> usize) {
+        if self.tracked.load(Ordering::Acquire) == 0 || subscribers(topic) > 0 {
             return;
         }
         let mut states = self.states.lock();
-        if states.remove(topic).is_some() {
+        let before = states.len();
+        states.retain(|key, tracked| {
+            let concerned = &**key == topic || tracked.anchor.as_deref() == Some(topic);
+            !concerned
+                || subscribers(key) > 0
+                || tracked
+                    .anchor
+                    .as_deref()
+                    .is_some_and(|a| subscribers(a) > 0)
+        });
+        if states.len() != before {
             self.tracked.store(states.len(), Ordering::Release);
         }
     }
@@ -87,7 +118,7 @@ mod tests {
             None,
             "untracked topics keep nothing"
         );
-        states.track("room", presence());
+        states.track("room", presence(), None);
         assert_eq!(states.snapshot("room").as_deref(), Some("[]"));
         states.apply("room", "join", Some(r#"{"key":"a","data":1}"#));
         states.apply("room", "join", Some(r#"{"key":"b","data":2}"#));
@@ -97,15 +128,43 @@ mod tests {
             states.snapshot("room").as_deref(),
             Some(r#"[{"key":"b","data":2}]"#)
         );
-        states.track("room", presence());
+        states.track("room", presence(), None);
         assert_eq!(
             states.snapshot("room").unwrap().len(),
             22,
             "tracking twice keeps state"
         );
-        states.forget_if_unwatched("room", 1);
+        states.forget_unwatched("room", |_| 1);
         assert!(states.snapshot("room").is_some());
-        states.forget_if_unwatched("room", 0);
+        states.forget_unwatched("room", |_| 0);
         assert_eq!(states.snapshot("room"), None);
+    }
+
+    #[test]
+    fn an_anchored_state_lives_while_either_topic_is_watched() {
+        let states = TopicStates::default();
+        // A room's first member joins: presence is tracked before anyone watches it.
+        states.track("r:presence", presence(), Some("r"));
+        states.apply("r:presence", "join", Some(r#"{"key":"a"}"#));
+        let watched = |counts: &'static [(&'static str, usize)]| {
+            move |topic: &str| {
+                counts
+                    .iter()
+                    .find(|(t, _)| *t == topic)
+                    .map_or(0, |(_, n)| *n)
+            }
+        };
+        // Nobody on the presence channel, members in the room: kept.
+        states.forget_unwatched("r:presence", watched(&[("r", 2)]));
+        assert!(states.snapshot("r:presence").unwrap().contains("\"a\""));
+        // A watcher arrives and leaves while the room still has members: kept.
+        states.forget_unwatched("r:presence", watched(&[("r", 1)]));
+        assert!(states.snapshot("r:presence").is_some());
+        // The room empties while someone watches presence: kept.
+        states.forget_unwatched("r", watched(&[("r:presence", 1)]));
+        assert!(states.snapshot("r:presence").is_some());
+        // Neither is watched: dropped.
+        states.forget_unwatched("r", watched(&[]));
+        assert_eq!(states.snapshot("r:presence"), None);
     }
 }
