@@ -19,7 +19,7 @@ function run(command, args, cwd) {
 run(process.execPath, [join(root, 'scripts', 'ensure-setup.js')], root);
 if (!existsSync(join(app, 'node_modules', '.package-lock.json'))) {
   console.log('svelte-realtime demo: installing the demo app');
-  run('npm', ['install', '--no-audit', '--no-fund'], app);
+  run('npm', ['ci', '--no-audit', '--no-fund'], app);
 }
 console.log('svelte-realtime demo: building the demo app');
 run(process.execPath, [join(app, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'], app);

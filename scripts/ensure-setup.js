@@ -17,7 +17,7 @@ function run(command, args) {
 
 if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) {
   console.log('svelte-realtime: installing npm packages (first run)');
-  run('npm', ['install', '--no-audit', '--no-fund']);
+  run('npm', ['ci', '--no-audit', '--no-fund']);
 } else {
   run(process.execPath, [join(root, 'scripts', 'build-addon.js')]);
 }

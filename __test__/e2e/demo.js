@@ -20,7 +20,7 @@ function run(command, args, cwd) {
 /** Installs the demo's packages when missing, then builds it. */
 export function buildDemo(dir = demo) {
   if (!existsSync(join(dir, 'node_modules', '.package-lock.json'))) {
-    run('npm', ['install', '--no-audit', '--no-fund'], dir);
+    run('npm', ['ci', '--no-audit', '--no-fund'], dir);
   }
   run(process.execPath, [join(dir, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'], dir);
 }

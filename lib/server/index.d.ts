@@ -60,41 +60,44 @@ export interface Page<T> {
   cursor?: unknown;
 }
 
-type Init<Args extends unknown[], T> = (ctx: LiveContext, ...args: Args) => T | Promise<T>;
+// `Args extends any[]`, not `unknown[]`: a JavaScript module's unannotated parameters
+// (`live(async (ctx, text) => ...)`) are then `any`, as a JS author expects, while
+// annotated TypeScript parameters keep their exact types.
+type Init<Args extends any[], T> = (ctx: LiveContext, ...args: Args) => T | Promise<T>;
 
 /** A stream export. Calling it runs the init; `.load` is for SSR. */
-export interface LiveStream<Args extends unknown[] = any[], T = unknown> {
+export interface LiveStream<Args extends any[] = any[], T = unknown> {
   (ctx: LiveContext, ...args: Args): T | Promise<T>;
   /** SSR: runs middleware, the module guard, gate, access and init; no subscription. */
   load(platform: Platform, options?: { args?: Args; user?: unknown }): Promise<T>;
 }
 
-export type LiveFunction<Args extends unknown[] = any[], R = unknown> = (
+export type LiveFunction<Args extends any[] = any[], R = unknown> = (
   ctx: LiveContext,
   ...args: Args
 ) => R | Promise<R>;
 
 export interface Live {
   /** Marks `fn(ctx, ...args)` as callable from the client. */
-  <Args extends unknown[], R>(fn: (ctx: LiveContext, ...args: Args) => R | Promise<R>): LiveFunction<Args, R>;
+  <Args extends any[], R>(fn: (ctx: LiveContext, ...args: Args) => R | Promise<R>): LiveFunction<Args, R>;
   /** Initial data from `init`, then live events on `topic`. */
-  stream<Args extends unknown[], T>(
+  stream<Args extends any[], T>(
     topic: string | ((ctx: LiveContext, ...args: Args) => string),
     init: Init<Args, T>,
     options?: StreamOptions,
   ): LiveStream<Args, T>;
   /** An ephemeral topic with no initial data (merge `set` by default). */
-  channel<Args extends unknown[]>(
+  channel<Args extends any[]>(
     topic: string | ((ctx: LiveContext, ...args: Args) => string),
     options?: Pick<StreamOptions, 'merge' | 'key' | 'max' | 'access' | 'filter' | 'onSubscribe' | 'onUnsubscribe'>,
   ): LiveStream<Args, unknown>;
   /** `fn(ctx, payload, ...args)` for binary frames; payloads over `maxSize` are refused. */
-  binary<Args extends unknown[], R>(
+  binary<Args extends any[], R>(
     fn: (ctx: LiveContext, payload: ArrayBuffer, ...args: Args) => R | Promise<R>,
     options?: { /** @default 10485760 */ maxSize?: number },
   ): LiveFunction<[ArrayBuffer, ...Args], R>;
   /** Validates the first argument (Standard Schema, Zod or Valibot) before `fn` runs. */
-  validated<Input, Args extends unknown[], R>(
+  validated<Input, Args extends any[], R>(
     schema: unknown,
     fn: (ctx: LiveContext, input: Input, ...args: Args) => R | Promise<R>,
   ): LiveFunction<[unknown, ...Args], R>;
