@@ -43,6 +43,11 @@ export declare class NativeServer {
   sendBinary(id: number, data: Uint8Array): number
   /** Sends the envelope `{"topic","event","data"}` to one socket; `dataJson` is JSON text. */
   sendEnvelope(id: number, topic: string, event: string, dataJson: string): number
+  /**
+   * Sends a batch of text frames (records `id f64 | length u32 | UTF-8`, little-endian),
+   * waking each socket once; returns how many were queued.
+   */
+  sendBatch(batch: Uint8Array): number
   /** Sends one envelope, built once, to several sockets; returns how many accepted it. */
   sendEnvelopeMany(ids: Array<number>, topic: string, event: string, dataJson: string): number
   /** Publishes an envelope to a topic's subscribers; returns how many there were. */

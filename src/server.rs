@@ -159,6 +159,13 @@ impl NativeServer {
         )))
     }
 
+    /// Sends a batch of text frames (records `id f64 | length u32 | UTF-8`, little-endian),
+    /// waking each socket once; returns how many were queued.
+    #[napi]
+    pub fn send_batch(&self, batch: Uint8ArraySlice) -> napi::Result<u32> {
+        Ok(self.server()?.send_batch(&batch) as u32)
+    }
+
     /// Sends one envelope, built once, to several sockets; returns how many accepted it.
     #[napi]
     pub fn send_envelope_many(

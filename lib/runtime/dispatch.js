@@ -4,7 +4,7 @@
 
 import * as ev from './batch.js';
 import { parseCookies } from './cookies.js';
-import { ServerWebSocket, internals } from './websocket.js';
+import { ServerWebSocket, internals, isOpen, markClosed } from './websocket.js';
 
 const LEVELS = ['info', 'warn', 'error'];
 
@@ -40,12 +40,16 @@ function call(log, inflight, name, hook, ...args) {
  *   log: Pick<Console, 'info' | 'warn' | 'error'>,
  *   inflight: ReturnType<typeof import('./inflight.js').createInflight>,
  *   dev?: { maxPayloadLength: number },
+ *   outbound: ReturnType<typeof import('./outbound.js').createOutbound>,
  *   onDrained: () => void,
  *   onStopped: () => void,
  * }} ctx
  * @returns {(batch: Uint8Array) => void}
  */
-export function createDispatcher({ getNative, hooks, platform, connections, http, log, inflight, dev, onDrained, onStopped }) {
+export function createDispatcher({ getNative, hooks, platform, connections, http, log, inflight, dev, outbound, onDrained, onStopped }) {
+  const socketContext = { inflight, dev, outbound };
+  // svelte-realtime's own `message` hook reads the message in place (no ArrayBuffer copy).
+  const rawMessage = hooks.message?.[Symbol.for('svelte-realtime.rawMessage')];
   /** User data of accepted upgrades, waiting for their `OPEN`. */
   const accepted = new Map();
 
@@ -82,9 +86,9 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
   }
 
   function open(id, remoteAddress) {
-    const userData = accepted.get(id) ?? {};
+    const userData = accepted.get(id);
     accepted.delete(id);
-    const ws = new ServerWebSocket(getNative(), id, userData, remoteAddress, inflight.track, dev);
+    const ws = new ServerWebSocket(getNative(), id, userData, remoteAddress, socketContext);
     connections.set(id, ws);
     if (hooks.open) call(log, inflight, 'open', hooks.open, ws, { platform });
   }
@@ -93,13 +97,13 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
     const ws = connections.get(id);
     if (!ws) return;
     connections.delete(id);
-    ws[internals].markClosed();
+    ws[internals][markClosed]();
     if (hooks.close) call(log, inflight, 'close', hooks.close, ws, { code, message, platform });
   }
 
   function subscribe(ws, topic) {
     const allow = (answer) => {
-      if (answer !== false && ws[internals].isOpen()) ws.subscribe(topic);
+      if (answer !== false && ws[internals][isOpen]()) ws.subscribe(topic);
     };
     const result = call(log, inflight, 'subscribe', hooks.subscribe, ws, topic, { platform });
     if (result && typeof result.then === 'function') {
@@ -113,7 +117,9 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
     switch (kind) {
       case ev.MESSAGE: {
         const ws = connections.get(id);
-        if (ws && hooks.message) {
+        if (ws && rawMessage) {
+          call(log, inflight, 'message', rawMessage, ws, bytes.subarray(start, end), (flags & 1) === 1, platform);
+        } else if (ws && hooks.message) {
           const data = ev.copy(bytes, start, end);
           call(log, inflight, 'message', hooks.message, ws, { data, isBinary: (flags & 1) === 1, platform });
         }

@@ -1,18 +1,19 @@
 // Work the hooks started and have not finished, so graceful shutdown can wait for it: the
 // promise a hook returns, and the calls `svelte-realtime/server` runs after `handleRpc` has
-// returned (it reaches `track` through a registry symbol on `ws`, so the layers share no
-// imports). Settled promises leave the set at once; nothing here holds a result.
+// returned. The layers above the runtime reach it through a registry symbol on `ws` (they
+// share no imports): `ws[INFLIGHT]` is `{ begin(), end(), track(promise) }`. It is a counter,
+// not a set: one increment and one decrement per call on the RPC hot path.
 
-/** Where `ws` exposes `track(promise)` to the layers above the runtime. */
-export const TRACK = Symbol.for('svelte-realtime.track');
+/** Where `ws` exposes the in-flight counter to the layers above the runtime. */
+export const INFLIGHT = Symbol.for('svelte-realtime.inflight');
 
 export function createInflight() {
-  const pending = new Set();
+  let pending = 0;
   let onIdle = null;
 
-  function settle(promise) {
-    pending.delete(promise);
-    if (pending.size === 0 && onIdle) {
+  function end() {
+    pending -= 1;
+    if (pending === 0 && onIdle) {
       const resolve = onIdle;
       onIdle = null;
       resolve();
@@ -20,27 +21,29 @@ export function createInflight() {
   }
 
   return {
-    /** Tracks a promise until it settles; returns it. */
+    /** One more piece of work in flight; `end()` when it is done. */
+    begin() {
+      pending += 1;
+    },
+    end,
+    /** Counts a promise until it settles; returns it. */
     track(promise) {
-      if (promise && typeof promise.then === 'function' && !pending.has(promise)) {
-        pending.add(promise);
-        promise.then(
-          () => settle(promise),
-          () => settle(promise),
-        );
+      if (promise && typeof promise.then === 'function') {
+        pending += 1;
+        promise.then(end, end);
       }
       return promise;
     },
     get size() {
-      return pending.size;
+      return pending;
     },
     /** Resolves once nothing is in flight, or after `timeoutMs` (with what is left). */
     idle(timeoutMs) {
-      if (pending.size === 0) return Promise.resolve(0);
+      if (pending === 0) return Promise.resolve(0);
       return new Promise((resolve) => {
         const timer = setTimeout(() => {
           onIdle = null;
-          resolve(pending.size);
+          resolve(pending);
         }, Math.max(0, timeoutMs));
         onIdle = () => {
           clearTimeout(timer);

@@ -2,7 +2,7 @@
 // Envelopes are built in Rust from the topic, the event and `JSON.stringify(data)`; a
 // publish is serialized once whatever the number of subscribers.
 
-import { DROPPED, internals } from './websocket.js';
+import { DROPPED, SUCCESS, internals, isOpen, socketId } from './websocket.js';
 import { topicHelpers } from '../shared/topic.js';
 
 /**
@@ -28,10 +28,18 @@ function assertName(kind, value) {
 }
 
 /**
+ * Where `platform.send` exposes its batched form, `(ws, topic, event, data) => status`, for
+ * `handleRpc`'s replies (see outbound.js). On the function, so a wrapped platform that
+ * passes `send` through keeps it, and one that replaces `send` does not.
+ */
+const BATCHED = Symbol.for('svelte-realtime.batchedSend');
+
+/**
  * @param {() => import('../../index.js').NativeServer} getNative
  * @param {Map<number, import('./websocket.js').ServerWebSocket>} connections
+ * @param {ReturnType<typeof import('./outbound.js').createOutbound>} outbound
  */
-export function createPlatform(getNative, connections) {
+export function createPlatform(getNative, connections, outbound) {
   const platform = {
     /**
      * Sends `{topic, event, data}` to every subscriber of `topic`, the publishing socket
@@ -41,7 +49,9 @@ export function createPlatform(getNative, connections) {
     publish(topic, event, data, options) {
       assertName('topic', topic);
       assertName('event', event);
-      return getNative().publish(topic, event, toJson(data, 'platform.publish', topic, event)) > 0;
+      const json = toJson(data, 'platform.publish', topic, event);
+      outbound.flush();
+      return getNative().publish(topic, event, json) > 0;
     },
 
     /** Sends one envelope to one socket; returns 0, 1 or 2 like `ws.send`. */
@@ -50,8 +60,10 @@ export function createPlatform(getNative, connections) {
       assertName('event', event);
       const handle = ws?.[internals];
       if (!handle) throw new TypeError('platform.send needs a WebSocket from this server');
-      if (!handle.isOpen()) return DROPPED;
-      return getNative().sendEnvelope(handle.id, topic, event, toJson(data, 'platform.send', topic, event));
+      if (!handle[isOpen]()) return DROPPED;
+      const json = toJson(data, 'platform.send', topic, event);
+      outbound.flush();
+      return getNative().sendEnvelope(handle[socketId], topic, event, json);
     },
 
     /** Sends one envelope to every socket whose user data passes `filter`; returns the count. */
@@ -63,7 +75,9 @@ export function createPlatform(getNative, connections) {
         if (filter(ws.getUserData())) ids.push(id);
       }
       if (ids.length === 0) return 0;
-      return getNative().sendEnvelopeMany(ids, topic, event, toJson(data, 'platform.sendTo', topic, event));
+      const json = toJson(data, 'platform.sendTo', topic, event);
+      outbound.flush();
+      return getNative().sendEnvelopeMany(ids, topic, event, json);
     },
 
     /** Number of sockets subscribed to `topic` in this process. */
@@ -82,6 +96,18 @@ export function createPlatform(getNative, connections) {
       assertName('topic', name);
       return topicHelpers((t, e, d) => platform.publish(t, e, d), name);
     },
+  };
+  /**
+   * `send` batched with the other replies of this turn: one napi call and one wake per
+   * socket per turn. Reports SUCCESS for an open socket (the status of the write itself is
+   * not known yet; refused frames are still counted by `stats().droppedMessages`).
+   */
+  platform.send[BATCHED] = (ws, topic, event, data) => {
+    const handle = ws?.[internals];
+    if (!handle) return platform.send(ws, topic, event, data);
+    if (!handle[isOpen]()) return DROPPED;
+    outbound.send(handle[socketId], topic, event, toJson(data, 'platform.send', topic, event));
+    return SUCCESS;
   };
   return platform;
 }

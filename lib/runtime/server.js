@@ -9,6 +9,7 @@ import { createPlatform } from './platform.js';
 import { createDispatcher } from './dispatch.js';
 import { createHttpBridge } from './http.js';
 import { createInflight } from './inflight.js';
+import { createOutbound } from './outbound.js';
 import { BATCH_BUFFER_BYTES } from './batch.js';
 
 /** Servers that listen for SIGTERM/SIGINT, so one signal closes them all. */
@@ -51,16 +52,18 @@ export class RealtimeServer {
   #stopped;
   #drained;
   #inflight;
+  #outbound;
   #log;
 
   /** @internal */
-  constructor({ nativeServer, platform, connections, shutdownTimeout, stopped, drained, inflight, log }) {
+  constructor({ nativeServer, platform, connections, shutdownTimeout, stopped, drained, inflight, outbound, log }) {
     this.#native = nativeServer;
     this.#connections = connections;
     this.#shutdownTimeout = shutdownTimeout;
     this.#stopped = stopped;
     this.#drained = drained;
     this.#inflight = inflight;
+    this.#outbound = outbound;
     this.#log = log;
     /** The platform object hooks receive (`event.platform` in SvelteKit). */
     this.platform = platform;
@@ -107,6 +110,8 @@ export class RealtimeServer {
           if (left > 0) {
             this.#log.warn(`[svelte-realtime] shutdown timeout: ${left} handler(s) still running; closing anyway`);
           }
+          // Replies still batched go out ahead of the close frames.
+          this.#outbound.flush();
           this.#native.finishShutdown();
         });
       this.#closing = this.#stopped.then(() => {
@@ -135,7 +140,8 @@ export async function serve(options = {}) {
   /** @type {import('../../index.js').NativeServer} */
   let nativeServer;
   const getNative = () => nativeServer;
-  const platform = createPlatform(getNative, connections);
+  const outbound = createOutbound(getNative);
+  const platform = createPlatform(getNative, connections, outbound);
   const http = createHttpBridge({
     getNative,
     handler: opts.fetch,
@@ -161,6 +167,7 @@ export async function serve(options = {}) {
     log: opts.log,
     inflight,
     dev: opts.dev ? { maxPayloadLength: opts.websocket.maxPayloadLength } : undefined,
+    outbound,
     onDrained: () => markDrained(),
     onStopped: () => markStopped(),
   });
@@ -180,6 +187,7 @@ export async function serve(options = {}) {
     stopped,
     drained,
     inflight,
+    outbound,
     log: opts.log,
   });
   if (opts.signals) watchSignals(server);

@@ -11,14 +11,17 @@ const encoder = new TextEncoder();
 
 /** Internal hooks of the runtime, not part of the public API. */
 export const internals = Symbol('svelte-realtime.ws');
+export const socketId = Symbol('svelte-realtime.ws.id');
+export const isOpen = Symbol('svelte-realtime.ws.isOpen');
+export const markClosed = Symbol('svelte-realtime.ws.markClosed');
 
 /**
  * Server-held channel state (presence/cursor), read by svelte-realtime/server's stream path
  * through this registry symbol so the two layers share no imports.
  */
 const TOPIC_STATE = Symbol.for('svelte-realtime.topicState');
-/** `track(promise)`: work on this socket graceful shutdown waits for (see inflight.js). */
-const TRACK = Symbol.for('svelte-realtime.track');
+/** `{ begin, end, track }`: work graceful shutdown waits for (see inflight.js). */
+const INFLIGHT = Symbol.for('svelte-realtime.inflight');
 /** `{ maxPayloadLength }` under `vite dev` (development checks), else undefined. */
 const DEV = Symbol.for('svelte-realtime.dev');
 const topicStates = new WeakMap();
@@ -68,37 +71,30 @@ export class ServerWebSocket {
   #userData;
   #remoteAddress;
   #open = true;
-  #handle;
-  #track;
-  #dev;
+  #context;
 
   /**
    * @param {import('../../index.js').NativeServer} native
    * @param {number} id
    * @param {any} userData
    * @param {string} remoteAddress
-   * @param {(promise: Promise<unknown>) => unknown} [track]
-   * @param {{ maxPayloadLength: number }} [dev]
+   * @param {{
+   *   inflight?: ReturnType<typeof import('./inflight.js').createInflight>,
+   *   dev?: { maxPayloadLength: number },
+   *   outbound?: ReturnType<typeof import('./outbound.js').createOutbound>,
+   * }} [context] the server's shared pieces: in-flight tracking, dev checks, reply batching
    */
-  constructor(native, id, userData, remoteAddress, track, dev) {
+  constructor(native, id, userData, remoteAddress, context = {}) {
     this.#native = native;
-    this.#track = track;
-    this.#dev = dev;
+    this.#context = context;
     this.#id = id;
     this.#userData = userData;
     this.#remoteAddress = remoteAddress;
-    this.#handle = {
-      id,
-      isOpen: () => this.#open,
-      markClosed: () => {
-        this.#open = false;
-      },
-    };
   }
 
-  /** What the `upgrade` hook returned (or `{}`). */
+  /** What the `upgrade` hook returned (or `{}`, made on first use: an idle socket costs less). */
   getUserData() {
-    return this.#userData;
+    return (this.#userData ??= {});
   }
 
   /** Subscribes this socket to `topic` and grants it, so the client may re-subscribe. */
@@ -130,6 +126,7 @@ export class ServerWebSocket {
    */
   send(message, isBinary = false) {
     if (!this.#open) return DROPPED;
+    this.#context.outbound?.flush();
     if (isBinary) return this.#native.sendBinary(this.#id, toBytes(message));
     const text = typeof message === 'string' ? message : utf8.decode(toBytes(message));
     return this.#native.sendText(this.#id, text);
@@ -141,6 +138,7 @@ export class ServerWebSocket {
       throw new RangeError(`invalid close code ${code}: use 1000-1003, 1007-1014 or 3000-4999`);
     }
     if (!this.#open) return;
+    this.#context.outbound?.flush();
     this.#native.end(this.#id, code, typeof shortMessage === 'string' ? shortMessage : utf8.decode(toBytes(shortMessage)));
   }
 
@@ -165,19 +163,36 @@ export class ServerWebSocket {
     return this;
   }
 
+  /**
+   * The runtime's own handle: the socket itself, whose `[socketId]`, `[isOpen]()` and
+   * `[markClosed]()` live on the prototype, so a connection costs no closures (memory per
+   * idle socket) and the public surface stays the uWS one.
+   */
   get [internals]() {
-    return this.#handle;
+    return this;
+  }
+
+  get [socketId]() {
+    return this.#id;
+  }
+
+  [isOpen]() {
+    return this.#open;
+  }
+
+  [markClosed]() {
+    this.#open = false;
   }
 
   get [TOPIC_STATE]() {
     return topicStateOf(this.#native);
   }
 
-  get [TRACK]() {
-    return this.#track;
+  get [INFLIGHT]() {
+    return this.#context.inflight;
   }
 
   get [DEV]() {
-    return this.#dev;
+    return this.#context.dev;
   }
 }

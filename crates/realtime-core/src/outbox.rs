@@ -58,11 +58,31 @@ pub const MAX_PENDING_PONGS: usize = 16;
 
 struct Queue {
     frames: VecDeque<Bytes>,
-    pongs: VecDeque<Bytes>,
+    /// Pending pongs and the close frame: rare, so boxed (an idle socket holds none).
+    control: Option<Box<Control>>,
     ping: bool,
-    close: Option<Bytes>,
     waker: Option<Waker>,
     state: State,
+}
+
+#[derive(Default)]
+struct Control {
+    pongs: VecDeque<Bytes>,
+    close: Option<Bytes>,
+}
+
+impl Queue {
+    fn control(&mut self) -> &mut Control {
+        self.control.get_or_insert_default()
+    }
+
+    fn has_control(&self) -> bool {
+        self.ping
+            || self
+                .control
+                .as_ref()
+                .is_some_and(|c| !c.pongs.is_empty() || c.close.is_some())
+    }
 }
 
 /// The bounded outbox. Shared between the pushers (any thread) and one connection task.
@@ -176,9 +196,8 @@ impl Outbox {
         Self {
             queue: Mutex::new(Queue {
                 frames: VecDeque::new(),
-                pongs: VecDeque::new(),
+                control: None,
                 ping: false,
-                close: None,
                 waker: None,
                 state: State::Open,
             }),
@@ -197,8 +216,18 @@ impl Outbox {
         (self.max_bytes / 2).min(64 * 1024)
     }
 
-    /// Queues a data frame, applying the byte limit.
+    /// Queues a data frame, applying the byte limit, and wakes the connection task.
     pub fn push(&self, frame: Bytes) -> Pushed {
+        self.push_with(frame, true)
+    }
+
+    /// [`push`](Self::push) without waking the task (corked): the caller pushes more and
+    /// calls [`notify`](Self::notify) once, so a batch of replies is one wake and one write.
+    pub fn push_corked(&self, frame: Bytes) -> Pushed {
+        self.push_with(frame, false)
+    }
+
+    fn push_with(&self, frame: Bytes, wake: bool) -> Pushed {
         let len = frame.len();
         let mut queue = self.queue.lock();
         if queue.state != State::Open {
@@ -212,7 +241,11 @@ impl Outbox {
         }
         let queued = self.buffered.fetch_add(len, Ordering::Relaxed) + len;
         queue.frames.push_back(frame);
-        Self::wake(queue);
+        if wake {
+            Self::wake(queue);
+        } else {
+            drop(queue);
+        }
         if self.stalled.load(Ordering::Relaxed) || queued > self.high_water() {
             self.drain_wanted.store(true, Ordering::Relaxed);
             Pushed::Queued(SendStatus::Backpressure)
@@ -225,10 +258,11 @@ impl Outbox {
     pub fn push_pong(&self, payload: &[u8]) {
         let mut queue = self.queue.lock();
         if queue.state == State::Open {
-            if queue.pongs.len() == MAX_PENDING_PONGS {
-                queue.pongs.pop_front();
+            let pongs = &mut queue.control().pongs;
+            if pongs.len() == MAX_PENDING_PONGS {
+                pongs.pop_front();
             }
-            queue.pongs.push_back(encode::pong(payload));
+            pongs.push_back(encode::pong(payload));
             Self::wake(queue);
         }
     }
@@ -262,11 +296,12 @@ impl Outbox {
             queue.frames.clear();
             self.buffered.store(0, Ordering::Relaxed);
         }
-        queue.pongs.clear();
         queue.ping = false;
         queue.state = State::Closing;
         self.state.store(State::Closing as u8, Ordering::Release);
-        queue.close = Some(frame);
+        let control = queue.control();
+        control.pongs.clear();
+        control.close = Some(frame);
         Self::wake(queue);
         true
     }
@@ -277,8 +312,7 @@ impl Outbox {
         queue.state = State::Closed;
         self.state.store(State::Closed as u8, Ordering::Release);
         queue.frames.clear();
-        queue.pongs.clear();
-        queue.close = None;
+        queue.control = None;
         self.buffered.store(0, Ordering::Relaxed);
         Self::wake(queue);
     }
@@ -315,7 +349,9 @@ impl Outbox {
             return false;
         }
         if boundary {
-            taken.control = std::mem::take(&mut queue.pongs);
+            if let Some(control) = queue.control.as_mut() {
+                taken.control = std::mem::take(&mut control.pongs);
+            }
             if std::mem::take(&mut queue.ping) {
                 taken.control.push_back(encode::ping());
             }
@@ -323,7 +359,15 @@ impl Outbox {
         std::mem::swap(&mut queue.frames, &mut taken.frames);
         if taken.frames.is_empty() {
             // The close frame goes last, after every data frame taken before it.
-            taken.close = queue.close.take();
+            taken.close = queue.control.as_mut().and_then(|c| c.close.take());
+        }
+        // Nothing pending in the box: give it back.
+        if queue
+            .control
+            .as_ref()
+            .is_some_and(|c| c.pongs.is_empty() && c.close.is_none())
+        {
+            queue.control = None;
         }
         true
     }
@@ -334,11 +378,7 @@ impl Outbox {
     pub fn register_if_idle(&self, cx: &mut Context<'_>, queued_counts: bool) -> bool {
         let mut queue = self.queue.lock();
         let work = queue.state == State::Closed
-            || (queued_counts
-                && (!queue.frames.is_empty()
-                    || !queue.pongs.is_empty()
-                    || queue.ping
-                    || queue.close.is_some()));
+            || (queued_counts && (!queue.frames.is_empty() || queue.has_control()));
         if !work {
             queue.waker = Some(cx.waker().clone());
         }

@@ -9,6 +9,12 @@
 //!   each client sends a message and waits for the reply, <round-trips> times; prints JSON.
 //! realtime-loadgen idle <url> <clients>
 //!   connects <clients> sockets, prints READY, holds them until stdin closes.
+//! realtime-loadgen rpc <url> <clients> <in-flight> <seconds> <payload-bytes>
+//!   the RPC protocol as the browser client speaks it: each client subscribes to the stream
+//!   `bench/feed`, then keeps <in-flight> calls to `bench/echo` outstanding (one string
+//!   argument of <payload-bytes>). After READY it waits for a line on stdin, warms up for
+//!   1 s, prints MEASURE, measures for <seconds> and prints one JSON line (calls/s, p50,
+//!   p99). The bench samples the server's CPU between MEASURE and the JSON line.
 //! ```
 //! Timing starts at the first message received (fanout) or the first send (echo).
 
@@ -24,6 +30,7 @@ fn usage() -> ! {
     eprintln!("usage: realtime-loadgen fanout <url> <clients> <messages> <topic>");
     eprintln!("       realtime-loadgen echo <url> <clients> <round-trips>");
     eprintln!("       realtime-loadgen idle <url> <clients>");
+    eprintln!("       realtime-loadgen rpc <url> <clients> <in-flight> <seconds> <payload-bytes>");
     std::process::exit(2)
 }
 
@@ -189,12 +196,146 @@ async fn idle(url: String, clients: usize) {
     }
 }
 
+/// The `"event":"<id>"` of an `__rpc` envelope, without parsing the JSON.
+fn reply_id(text: &str) -> Option<&str> {
+    let start = text.find(r#""event":""#)? + 9;
+    let len = text[start..].find('"')?;
+    Some(&text[start..start + len])
+}
+
+async fn rpc(url: String, clients: usize, in_flight: usize, seconds: f64, payload: usize) {
+    use std::collections::HashMap;
+    use std::sync::atomic::AtomicBool;
+    let sockets = connect_all(&url, clients).await;
+    let argument = "x".repeat(payload);
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let ready = Arc::new(Barrier::new(clients + 1));
+    let go = Arc::new(tokio::sync::Notify::new());
+    let mut tasks = Vec::new();
+    for (n, ws) in sockets.into_iter().enumerate() {
+        let (measuring, stop, ready, go) = (
+            Arc::clone(&measuring),
+            Arc::clone(&stop),
+            Arc::clone(&ready),
+            Arc::clone(&go),
+        );
+        let argument = argument.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut tx, mut rx) = ws.split();
+            // A stream subscribe first, as a page does before it calls anything.
+            let subscribe =
+                format!(r#"{{"rpc":"bench/feed","id":"s{n}","args":[],"stream":true}}"#);
+            tx.send(Message::Text(subscribe.into()))
+                .await
+                .expect("send");
+            while let Some(Ok(msg)) = rx.next().await {
+                if matches!(&msg, Message::Text(t) if t.contains(&format!(r#""event":"s{n}""#))) {
+                    break;
+                }
+            }
+            let notified = go.notified();
+            ready.wait().await;
+            notified.await;
+            let mut sent_at: HashMap<u64, Instant> = HashMap::with_capacity(in_flight * 2);
+            let mut next = 0u64;
+            let call = |i: u64| {
+                Message::Text(
+                    format!(r#"{{"rpc":"bench/echo","id":"c{n}-{i}","args":["{argument}"]}}"#)
+                        .into(),
+                )
+            };
+            for _ in 0..in_flight {
+                sent_at.insert(next, Instant::now());
+                tx.feed(call(next)).await.expect("send");
+                next += 1;
+            }
+            tx.flush().await.expect("flush");
+            let (mut done, mut latencies) = (0u64, Vec::new());
+            while let Some(Ok(msg)) = rx.next().await {
+                let Message::Text(text) = msg else { continue };
+                let Some(seq) = reply_id(&text)
+                    .and_then(|id| id.rsplit('-').next())
+                    .and_then(|i| i.parse::<u64>().ok())
+                else {
+                    continue;
+                };
+                if let Some(at) = sent_at.remove(&seq)
+                    && measuring.load(Ordering::Relaxed)
+                {
+                    done += 1;
+                    latencies.push(at.elapsed());
+                }
+                if stop.load(Ordering::Relaxed) {
+                    if sent_at.is_empty() {
+                        break;
+                    }
+                    continue;
+                }
+                sent_at.insert(next, Instant::now());
+                if tx.send(call(next)).await.is_err() {
+                    break;
+                }
+                next += 1;
+            }
+            (done, latencies)
+        }));
+    }
+    ready.wait().await;
+    println!("READY");
+    let mut line = String::new();
+    let _ = tokio::io::AsyncBufReadExt::read_line(
+        &mut tokio::io::BufReader::new(tokio::io::stdin()),
+        &mut line,
+    )
+    .await;
+    go.notify_waiters();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    measuring.store(true, Ordering::Relaxed);
+    println!("MEASURE");
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    measuring.store(false, Ordering::Relaxed);
+    let secs = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let mut done = 0;
+    let mut all = Vec::new();
+    for task in tasks {
+        let (n, latencies) = task.await.expect("client task");
+        done += n;
+        all.extend(latencies);
+    }
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "mode": "rpc",
+            "clients": clients,
+            "in_flight": in_flight,
+            "calls": done,
+            "seconds": secs,
+            "calls_per_second": done as f64 / secs.max(1e-9),
+            "p50_ms": pct(0.5),
+            "p99_ms": pct(0.99),
+        })
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    // LOADGEN_THREADS bounds the load generator's own share of the machine.
+    if let Some(threads) = std::env::var("LOADGEN_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+    {
+        builder.worker_threads(threads);
+    }
+    let runtime = builder.enable_all().build().expect("runtime");
     match args.get(1).map(String::as_str) {
         Some("fanout") => runtime.block_on(fanout(
             arg(&args, 2),
@@ -204,6 +345,13 @@ fn main() {
         )),
         Some("echo") => runtime.block_on(echo(arg(&args, 2), arg(&args, 3), arg(&args, 4))),
         Some("idle") => runtime.block_on(idle(arg(&args, 2), arg(&args, 3))),
+        Some("rpc") => runtime.block_on(rpc(
+            arg(&args, 2),
+            arg(&args, 3),
+            arg(&args, 4),
+            arg(&args, 5),
+            arg(&args, 6),
+        )),
         _ => usage(),
     }
 }

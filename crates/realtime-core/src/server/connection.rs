@@ -23,8 +23,8 @@ use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use tokio::net::TcpStream;
 
-use super::Shared;
 use super::driver::Driver;
+use super::{Shared, Slot};
 use crate::ConnId;
 use crate::events::Event;
 use crate::hub::Subscriber;
@@ -39,27 +39,43 @@ pub const BACKPRESSURE_CLOSE_CODE: u16 = 1008;
 /// "Never", for the millisecond deadlines below.
 const NEVER: u64 = u64::MAX;
 
-/// Milliseconds since the server started: the connection timestamps' clock.
+/// Monotonic milliseconds: the clock of connection timestamps. One epoch for the process (an
+/// `Instant`, not mutable state), so a connection need not carry its own.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Clock(Instant);
+pub(crate) struct Clock;
 
 impl Clock {
-    pub(crate) fn new() -> Self {
-        Self(Instant::now())
-    }
-
     pub(crate) fn now_ms(self) -> u64 {
-        self.0.elapsed().as_millis() as u64
+        static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
     }
 }
 
 #[derive(Default)]
-struct Topics {
+struct TopicSets {
     subscribed: HashSet<Arc<str>>,
     /// Topics the server subscribed this socket to; the client may re-subscribe to these.
     granted: HashSet<Arc<str>>,
+}
+
+/// A socket's topics, allocated on its first subscription (an idle socket holds none).
+#[derive(Default)]
+struct Topics {
+    sets: Option<Box<TopicSets>>,
     /// Set once at cleanup; no subscription is added after it.
     closed: bool,
+}
+
+impl Topics {
+    fn sets(&mut self) -> &mut TopicSets {
+        self.sets.get_or_insert_default()
+    }
+
+    fn granted(&self, topic: &str) -> bool {
+        self.sets
+            .as_ref()
+            .is_some_and(|s| s.granted.contains(topic))
+    }
 }
 
 /// The shared state of one WebSocket, reachable from the registry and from topics.
@@ -71,11 +87,11 @@ pub struct Conn {
     dropped_total: Arc<AtomicU64>,
     /// Lock order: `topics` before any hub shard. Nothing awaits under it.
     topics: Mutex<Topics>,
-    /// The code and reason the `close` hook will see for a close the server decided.
-    server_close: Mutex<Option<(u16, String)>>,
+    /// The code and reason the `close` hook will see for a close the server decided (boxed:
+    /// most sockets never have one).
+    server_close: Mutex<Option<Box<(u16, String)>>>,
     /// Set when the `Close` event has been queued, so it is queued once.
     reported: AtomicBool,
-    clock: Clock,
     /// When bytes last arrived from the client.
     last_inbound_ms: AtomicU64,
     /// `last_inbound_ms` as it was when the idle ping went out (`NEVER`: not pinged).
@@ -96,7 +112,6 @@ impl Conn {
         max_backpressure: usize,
         close_on_backpressure: bool,
         dropped_total: Arc<AtomicU64>,
-        clock: Clock,
     ) -> Self {
         Self {
             id,
@@ -106,8 +121,7 @@ impl Conn {
             topics: Mutex::new(Topics::default()),
             server_close: Mutex::new(None),
             reported: AtomicBool::new(false),
-            clock,
-            last_inbound_ms: AtomicU64::new(clock.now_ms()),
+            last_inbound_ms: AtomicU64::new(Clock.now_ms()),
             pinged_for_ms: AtomicU64::new(NEVER),
             close_deadline_ms: AtomicU64::new(NEVER),
         }
@@ -115,7 +129,20 @@ impl Conn {
 
     /// Queues a data frame, applying the backpressure policy.
     pub fn push(&self, frame: Bytes) -> SendStatus {
-        let pushed = self.outbox.push(frame);
+        self.push_with(frame, true)
+    }
+
+    /// Queues a frame without waking the connection task; the caller notifies it once.
+    pub(crate) fn push_corked(&self, frame: Bytes) -> SendStatus {
+        self.push_with(frame, false)
+    }
+
+    fn push_with(&self, frame: Bytes, wake: bool) -> SendStatus {
+        let pushed = if wake {
+            self.outbox.push(frame)
+        } else {
+            self.outbox.push_corked(frame)
+        };
         if pushed == Pushed::OverLimit {
             self.dropped_total.fetch_add(1, Ordering::Relaxed);
             if self.close_on_backpressure {
@@ -135,7 +162,7 @@ impl Conn {
         if server_close.is_some() || !self.outbox.close(code, reason, discard_pending) {
             return false;
         }
-        *server_close = Some((code, reason.into()));
+        *server_close = Some(Box::new((code, reason.into())));
         drop(server_close);
         self.arm_close_deadline();
         true
@@ -153,7 +180,7 @@ impl Conn {
     }
 
     fn arm_close_deadline(&self) {
-        let deadline = self.clock.now_ms() + CLOSE_HANDSHAKE_TIMEOUT.as_millis() as u64;
+        let deadline = Clock.now_ms() + CLOSE_HANDSHAKE_TIMEOUT.as_millis() as u64;
         self.close_deadline_ms
             .fetch_min(deadline, Ordering::Relaxed);
     }
@@ -167,7 +194,7 @@ impl Conn {
     pub(crate) fn abort_with(&self, code: u16, reason: &str) {
         let mut server_close = self.server_close.lock();
         if server_close.is_none() {
-            *server_close = Some((code, reason.into()));
+            *server_close = Some(Box::new((code, reason.into())));
         }
         drop(server_close);
         self.abort();
@@ -175,13 +202,13 @@ impl Conn {
 
     /// The close the server decided, if any.
     pub(crate) fn server_close(&self) -> Option<(u16, String)> {
-        self.server_close.lock().clone()
+        self.server_close.lock().as_deref().cloned()
     }
 
     /// Bytes arrived from the client.
     pub(crate) fn touch(&self) {
         self.last_inbound_ms
-            .store(self.clock.now_ms(), Ordering::Relaxed);
+            .store(Clock.now_ms(), Ordering::Relaxed);
     }
 
     /// What the sweeper must do for this socket at `now_ms`.
@@ -210,13 +237,14 @@ impl Conn {
         if topics.closed {
             return false;
         }
-        let topic = topics
+        let sets = topics.sets();
+        let topic = sets
             .granted
             .get(topic)
             .cloned()
             .unwrap_or_else(|| Arc::from(topic));
-        topics.granted.insert(Arc::clone(&topic));
-        if !topics.subscribed.insert(Arc::clone(&topic)) {
+        sets.granted.insert(Arc::clone(&topic));
+        if !sets.subscribed.insert(Arc::clone(&topic)) {
             return false;
         }
         shared.hub.subscribe(&topic, Arc::clone(self));
@@ -226,10 +254,13 @@ impl Conn {
     /// Server-side unsubscribe: also withdraws the grant, so the client cannot re-subscribe.
     pub(crate) fn unsubscribe(&self, shared: &Shared, topic: &str, revoke: bool) -> bool {
         let mut topics = self.topics.lock();
+        let Some(sets) = topics.sets.as_mut() else {
+            return false;
+        };
         if revoke {
-            topics.granted.remove(topic);
+            sets.granted.remove(topic);
         }
-        if !topics.subscribed.remove(topic) {
+        if !sets.subscribed.remove(topic) {
             return false;
         }
         shared.hub.unsubscribe(topic, self.id);
@@ -241,24 +272,27 @@ impl Conn {
     }
 
     pub(crate) fn is_granted(&self, topic: &str) -> bool {
-        self.topics.lock().granted.contains(topic)
+        self.topics.lock().granted(topic)
     }
 
     pub(crate) fn topics(&self) -> Vec<String> {
         self.topics
             .lock()
-            .subscribed
-            .iter()
-            .map(|t| t.to_string())
-            .collect()
+            .sets
+            .as_ref()
+            .map(|s| s.subscribed.iter().map(|t| t.to_string()).collect())
+            .unwrap_or_default()
     }
 
     /// Marks the connection closed and removes it from every topic.
     fn leave_all_topics(&self, shared: &Shared) {
         let mut topics = self.topics.lock();
         topics.closed = true;
-        let left: Vec<Arc<str>> = topics.subscribed.drain().collect();
-        topics.granted.clear();
+        let left: Vec<Arc<str>> = topics
+            .sets
+            .take()
+            .map(|s| s.subscribed.into_iter().collect())
+            .unwrap_or_default();
         drop(topics);
         for topic in left {
             shared.hub.unsubscribe(&topic, self.id);
@@ -306,8 +340,10 @@ fn close_reason(reason: &str) -> &str {
     &reason[..end]
 }
 
-/// Runs an upgraded socket until it closes, then cleans up.
-pub(crate) async fn run(shared: Arc<Shared>, conn: Arc<Conn>, upgraded: Upgraded) {
+/// Hands an upgraded socket to a task of its own, which runs it until it closes and then
+/// cleans up. The caller's task (the upgrade) ends here: the long-lived task holds only the
+/// driver, not the upgrade's state (a smaller future: memory per idle socket).
+pub(crate) fn start(shared: Arc<Shared>, conn: Arc<Conn>, upgraded: Upgraded, slot: Slot) {
     // We serve every connection as `TokioIo<TcpStream>`, so the upgrade gives it back with
     // whatever hyper read past the request head (frames a client sent right away).
     let (stream, early) = match upgraded.downcast::<TokioIo<TcpStream>>() {
@@ -318,15 +354,14 @@ pub(crate) async fn run(shared: Arc<Shared>, conn: Arc<Conn>, upgraded: Upgraded
             return;
         }
     };
-    let driver = Driver::new(&shared, &conn, stream, &early);
-    // `early` is a view of hyper's whole read buffer: let it go now, not at the end.
+    // `early` is a view of hyper's whole read buffer: the driver copies it and it goes now.
+    let driver = Driver::new(Arc::clone(&shared), Arc::clone(&conn), stream, &early);
     drop(early);
-    let peer_close = driver.run().await;
-    finish(&shared, &conn, peer_close);
+    shared.tracker.spawn(driver.run(slot));
 }
 
 /// The one cleanup of a connection whose task ended.
-fn finish(shared: &Shared, conn: &Conn, peer_close: Option<(u16, String)>) {
+pub(crate) fn finish(shared: &Shared, conn: &Conn, peer_close: Option<(u16, String)>) {
     let (code, reason) = conn
         .server_close()
         .or(peer_close)

@@ -21,19 +21,21 @@
 //! longer than the close handshake timeout.
 
 use std::cell::RefCell;
-use std::future::{Future, poll_fn};
-use std::io::{self, IoSlice};
+use std::future::Future;
+use std::io::{self, IoSlice, Read};
 use std::mem;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use socket2::SockRef;
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
-use super::Shared;
-use super::connection::Conn;
+use super::connection::{Conn, finish};
+use super::{Shared, Slot};
 use crate::control::{self, Inbound as Control};
 use crate::events::Event;
 use crate::outbox::Taken;
@@ -55,6 +57,29 @@ thread_local! {
     static READ_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_BUF_LEN].into_boxed_slice());
 }
 
+/// Reads once into `buf`; returns the bytes read and whether the socket is now drained.
+///
+/// A read shorter than the buffer took everything the kernel had, so the readiness flag is
+/// cleared right away (tokio only clears it if no new data arrived since it was observed)
+/// instead of spending a second `recv` on the `WouldBlock` that would say the same: one
+/// read syscall per wake, as uWebSockets makes.
+fn read_once(stream: &TcpStream, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+    let mut short = None;
+    let result = stream.try_io(Interest::READABLE, || {
+        let n = (&*SockRef::from(stream)).read(buf)?;
+        if n > 0 && n < buf.len() {
+            short = Some(n);
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    });
+    match (result, short) {
+        (_, Some(n)) => Ok((n, true)),
+        (Ok(n), None) => Ok((n, false)),
+        (Err(error), None) => Err(error),
+    }
+}
+
 /// An event waiting for inbound budget.
 type Waiting = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -69,9 +94,9 @@ enum Input {
     Nothing,
 }
 
-pub(crate) struct Driver<'a> {
-    shared: &'a Arc<Shared>,
-    conn: &'a Arc<Conn>,
+pub(crate) struct Driver {
+    shared: Arc<Shared>,
+    conn: Arc<Conn>,
     stream: TcpStream,
     decoder: Decoder,
     /// Bytes of an incomplete frame; empty (and unallocated) between frames.
@@ -83,8 +108,9 @@ pub(crate) struct Driver<'a> {
     /// Held while this socket takes messages; dropped when shutdown stops it reading.
     reading: Option<TaskTrackerToken>,
     input: Input,
-    /// Frames taken from the outbox and not yet written.
-    taken: Taken,
+    /// Frames taken from the outbox and not yet written; allocated while the socket writes
+    /// and given back when everything is out (an idle socket holds none).
+    taken: Option<Box<Taken>>,
     /// Bytes of the first item of `taken` already written.
     offset: usize,
     /// Our close frame is out.
@@ -94,32 +120,61 @@ pub(crate) struct Driver<'a> {
     /// Length of the incomplete frame at the end of the last decoded input, when its
     /// header said (so `partial` grows once).
     needed: usize,
-    peer_close: Option<(u16, String)>,
+    peer_close: Option<Box<(u16, String)>>,
 }
 
 /// The socket is done (closed, failed, aborted).
 struct End;
 
-impl<'a> Driver<'a> {
+/// The task of one socket (see [`Driver::run`]).
+pub(crate) struct Run {
+    driver: Driver,
+    slot: Option<Slot>,
+}
+
+impl Future for Run {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.slot.is_none() {
+            return Poll::Ready(()); // already finished
+        }
+        if this.driver.poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let driver = &mut this.driver;
+        finish(
+            &driver.shared,
+            &driver.conn,
+            driver.peer_close.take().map(|b| *b),
+        );
+        this.slot = None;
+        Poll::Ready(())
+    }
+}
+
+impl Driver {
     /// `early`: bytes the HTTP layer read past the upgrade request (frames sent at once).
     pub(crate) fn new(
-        shared: &'a Arc<Shared>,
-        conn: &'a Arc<Conn>,
+        shared: Arc<Shared>,
+        conn: Arc<Conn>,
         stream: TcpStream,
         early: &[u8],
     ) -> Self {
         let reading = (!shared.is_shutting_down()).then(|| shared.readers.token());
+        let decoder = Decoder::new(shared.config.max_payload_length);
         Self {
             shared,
             conn,
             stream,
-            decoder: Decoder::new(shared.config.max_payload_length),
+            decoder,
             partial: early.to_vec(),
             decode_partial: !early.is_empty(),
             waiting: None,
             reading,
             input: Input::Messages,
-            taken: Taken::default(),
+            taken: None,
             offset: 0,
             close_written: false,
             stalled: false,
@@ -128,11 +183,14 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// Drives the socket until it is done; returns the peer's close code and reason, if the
-    /// peer sent a close frame (1005 when it carried none).
-    pub(crate) async fn run(mut self) -> Option<(u16, String)> {
-        poll_fn(|cx| self.poll(cx)).await;
-        self.peer_close
+    /// Drives the socket until it is done, then cleans it up (`connection::finish`) and lets
+    /// its `slot` go. A hand-written future holding the driver and nothing else (an `async fn`
+    /// would keep the driver twice): it is what an open socket costs in task memory.
+    pub(crate) fn run(self, slot: Slot) -> Run {
+        Run {
+            driver: self,
+            slot: Some(slot),
+        }
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
@@ -158,7 +216,7 @@ impl<'a> Driver<'a> {
             };
             if !wrote && !read {
                 // Socket readiness and any budget wait are registered; last, the outbox.
-                let blocked = !self.taken.is_empty();
+                let blocked = self.taken.as_ref().is_some_and(|t| !t.is_empty());
                 if self.conn.outbox.register_if_idle(cx, !blocked) {
                     return Poll::Pending;
                 }
@@ -174,16 +232,13 @@ impl<'a> Driver<'a> {
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, End> {
         let mut progress = false;
         loop {
-            if self.taken.is_empty() {
-                // Keep a small frame queue for busy sockets; give the rest back.
-                if self.taken.frames.capacity() > 16 {
-                    self.taken.frames = Default::default();
-                }
-                self.taken.control = Default::default();
-                if !self.conn.outbox.take(&mut self.taken, true) {
+            let taken = self.taken.get_or_insert_default();
+            if taken.is_empty() {
+                if !self.conn.outbox.take(taken, true) {
                     return Err(End);
                 }
-                if self.taken.is_empty() {
+                if taken.is_empty() {
+                    self.taken = None;
                     self.all_written();
                     return Ok(progress);
                 }
@@ -205,14 +260,17 @@ impl<'a> Driver<'a> {
 
     /// Writes `taken` until it is empty or the socket stops taking bytes.
     fn write_taken(&mut self) -> io::Result<()> {
-        while !self.taken.is_empty() {
+        let Some(taken) = self.taken.as_mut() else {
+            return Ok(());
+        };
+        while !taken.is_empty() {
             let mut slices = [IoSlice::new(&[]); MAX_IOV];
-            let count = self.taken.slices(self.offset, &mut slices);
+            let count = taken.slices(self.offset, &mut slices);
             let written = self.stream.try_write_vectored(&slices[..count])?;
             if written == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
-            let done = self.taken.advance(&mut self.offset, written);
+            let done = taken.advance(&mut self.offset, written);
             self.conn.outbox.written(done.data_bytes);
             self.close_written |= done.closed;
         }
@@ -268,17 +326,22 @@ impl<'a> Driver<'a> {
                 Poll::Ready(Err(_)) => return Err(End),
                 Poll::Ready(Ok(())) => {}
             }
-            let read = READ_BUF.with_borrow_mut(|buf| match self.stream.try_read(buf) {
-                Ok(0) => Err(End),
-                Ok(n) => {
+            let read = READ_BUF.with_borrow_mut(|buf| match read_once(&self.stream, buf) {
+                Ok((0, _)) => Err(End),
+                Ok((n, drained)) => {
                     self.conn.touch();
                     self.feed(&mut buf[..n]);
-                    Ok(true)
+                    Ok((true, drained))
                 }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(false),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok((false, true)),
                 Err(_) => Err(End),
             });
-            progress |= read?;
+            let (got, drained) = read?;
+            progress |= got;
+            if drained {
+                // Readiness is cleared: the next loop registers for the next arrival.
+                continue;
+            }
         }
         Ok(true)
     }
@@ -348,7 +411,7 @@ impl<'a> Driver<'a> {
             Inbound::Pong => {}
             Inbound::Close(frame) => {
                 self.conn.answer_close(&frame);
-                self.peer_close = Some(frame.unwrap_or((1005, String::new())));
+                self.peer_close = Some(Box::new(frame.unwrap_or((1005, String::new()))));
                 self.input = Input::Nothing;
             }
         }
@@ -361,7 +424,7 @@ impl<'a> Driver<'a> {
         match control::classify(&data, is_binary) {
             Control::Subscribe(topic) => self.client_subscribe(&topic),
             Control::Unsubscribe(topic) => {
-                self.conn.unsubscribe(self.shared, &topic, false);
+                self.conn.unsubscribe(&self.shared, &topic, false);
             }
             Control::Message(kind) => self.queue(Event::Message {
                 id: self.conn.id,
@@ -375,7 +438,7 @@ impl<'a> Driver<'a> {
     /// A client's `{"type":"subscribe"}`: secure by default (see `docs/ARCHITECTURE.md`).
     fn client_subscribe(&mut self, topic: &str) {
         if self.conn.is_granted(topic) {
-            self.conn.subscribe(self.shared, topic);
+            self.conn.subscribe(&self.shared, topic);
         } else if !topic.starts_with("__") && self.shared.config.hooks.subscribe {
             self.queue(Event::Subscribe {
                 id: self.conn.id,

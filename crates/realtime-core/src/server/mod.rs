@@ -104,7 +104,7 @@ pub(crate) struct Shared {
 impl Shared {
     fn new(config: ServerConfig, events: Arc<EventQueue>, statics: static_files::Index) -> Self {
         Self {
-            clock: connection::Clock::new(),
+            clock: connection::Clock,
             events,
             hub: Hub::new(),
             topic_states: topic_state::TopicStates::default(),
@@ -289,6 +289,36 @@ impl RunningServer {
         data_json: Option<&str>,
     ) -> SendStatus {
         self.push(id, envelope::framed(topic, event, data_json))
+    }
+
+    /// Sends a batch of text frames, each to one socket: records of `id f64 LE | length u32
+    /// LE | UTF-8 text` (what `lib/runtime/outbound.js` writes for the replies of one
+    /// dispatch turn). Every socket is woken once, after all its frames are queued, so its
+    /// task writes them in one `writev`. Returns how many frames were queued; a malformed
+    /// record ends the batch.
+    pub fn send_batch(&self, batch: &[u8]) -> usize {
+        let mut queued = 0;
+        // Each socket looked up once per batch, and notified once at the end.
+        let mut touched: HashMap<ConnId, Option<Arc<Conn>>> = HashMap::new();
+        let mut rest = batch;
+        while rest.len() >= 12 {
+            let id = f64::from_le_bytes(rest[..8].try_into().expect("8 bytes")) as ConnId;
+            let len = u32::from_le_bytes(rest[8..12].try_into().expect("4 bytes")) as usize;
+            let Some(text) = rest.get(12..12 + len) else {
+                break;
+            };
+            rest = &rest[12 + len..];
+            let conn = touched.entry(id).or_insert_with(|| self.shared.conn(id));
+            if let Some(conn) = conn
+                && conn.push_corked(encode::frame(encode::TEXT, text)) != SendStatus::Dropped
+            {
+                queued += 1;
+            }
+        }
+        for conn in touched.into_values().flatten() {
+            conn.outbox.notify();
+        }
+        queued
     }
 
     /// Sends one envelope, built once, to several sockets (`platform.sendTo`). Returns how

@@ -173,7 +173,6 @@ pub(crate) async fn handle(
             shared.config.max_backpressure,
             shared.config.close_on_backpressure_limit,
             Arc::clone(&shared.dropped),
-            shared.clock,
         ));
         shared.insert_conn(Arc::clone(&conn));
         shared.events.push(Event::Open {
@@ -183,8 +182,7 @@ pub(crate) async fn handle(
         if shared.is_shutting_down() {
             conn.start_close(1001, "Server shutting down", false);
         }
-        connection::run(Arc::clone(&shared), conn, upgraded).await;
-        drop(slot);
+        connection::start(Arc::clone(&shared), conn, upgraded, slot);
     });
     res
 }

@@ -86,7 +86,8 @@ struct Fragments {
 #[derive(Debug)]
 pub struct Decoder {
     max_message: usize,
-    fragments: Option<Fragments>,
+    /// Boxed: a socket that is not in the middle of a fragmented message holds nothing.
+    fragments: Option<Box<Fragments>>,
 }
 
 impl Decoder {
@@ -188,7 +189,7 @@ impl Decoder {
                 if fragments.text {
                     check_utf8(&fragments.data, &mut fragments.checked, false)?;
                 }
-                self.fragments = Some(fragments);
+                self.fragments = Some(Box::new(fragments));
                 return Ok(None);
             }
             OpCode::Data(Data::Continue) => {
@@ -200,7 +201,7 @@ impl Decoder {
                 if !header.is_final {
                     return Ok(None);
                 }
-                let Fragments { text, data, .. } = self.fragments.take().expect("present");
+                let Fragments { text, data, .. } = *self.fragments.take().expect("present");
                 if text {
                     Inbound::Text(Bytes::from(data))
                 } else {

@@ -1,0 +1,66 @@
+// The runtime's fast paths for svelte-realtime's own hook: messages read in place (no
+// ArrayBuffer copy) and replies batched per turn (one napi call, one wake per socket).
+// Behaviour must be exactly that of the plain paths, order included.
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMessage, live, Registry } from '../lib/server/index.js';
+import { connect, start, waitFor } from './helpers.js';
+
+let server;
+afterEach(() => server?.close());
+
+async function setup(extra = {}) {
+  const registry = new Registry();
+  const unhandled = [];
+  registry.registerModule('m', {
+    echo: live((ctx, x) => x),
+    announce: live((ctx, x) => {
+      ctx.publish('news', 'said', x);
+      return `announced ${x}`;
+    }),
+    feed: live.stream('news', () => []),
+  });
+  const message = createMessage({ registry, onUnhandled: (ws, data) => unhandled.push(data), ...extra });
+  server = await start({ hooks: { message } });
+  const client = await connect(server.wsUrl);
+  return { client, unhandled };
+}
+
+const frames = (client, n) => waitFor(() => client.received.length >= n && client.received.splice(0, n).map((m) => JSON.parse(m)));
+
+describe('fast paths', () => {
+  it('many calls in one burst are all answered, each with its own id', async () => {
+    const { client } = await setup();
+    for (let i = 0; i < 300; i++) client.send(JSON.stringify({ rpc: 'm/echo', id: `e${i}`, args: [i] }));
+    const replies = await frames(client, 300);
+    expect(replies.map((r) => r.event).sort()).toEqual(Array.from({ length: 300 }, (_, i) => `e${i}`).sort());
+    expect(replies.every((r) => r.topic === '__rpc' && r.data.ok && r.data.data === Number(r.event.slice(1)))).toBe(true);
+  });
+
+  it('a publish made by a call reaches the socket before the call\'s batched reply', async () => {
+    const { client } = await setup();
+    client.send(JSON.stringify({ rpc: 'm/feed', id: 's', args: [], stream: true }));
+    expect((await frames(client, 1))[0].event).toBe('s');
+    client.send(JSON.stringify({ rpc: 'm/announce', id: 'a', args: ['hi'] }));
+    client.send(JSON.stringify({ rpc: 'm/echo', id: 'b', args: [1] }));
+    const [first, second, third] = await frames(client, 3);
+    expect(first).toEqual({ topic: 'news', event: 'said', data: 'hi' });
+    expect([second.event, third.event].sort()).toEqual(['a', 'b']);
+  });
+
+  it('a message that is not an RPC reaches onUnhandled as its own ArrayBuffer', async () => {
+    const { client, unhandled } = await setup();
+    client.send('hello there');
+    client.send(JSON.stringify({ rpc: 'm/echo', id: 'x', args: [2] }));
+    await frames(client, 1);
+    await waitFor(() => unhandled.length === 1);
+    expect(unhandled[0]).toBeInstanceOf(ArrayBuffer);
+    expect(new TextDecoder().decode(unhandled[0])).toBe('hello there');
+  });
+
+  it('names that need escaping are escaped in batched replies', async () => {
+    const { client } = await setup();
+    client.send(JSON.stringify({ rpc: 'm/echo', id: 'q"uote\\\n', args: ['ünï'] }));
+    const [reply] = await frames(client, 1);
+    expect(reply).toEqual({ topic: '__rpc', event: 'q"uote\\\n', data: { ok: true, data: 'ünï' } });
+  });
+});

@@ -1,0 +1,14 @@
+// RPC benchmark server on svelte-realtime's native runtime: the bench live module behind the
+// ready-made `message` hook, as an app's hooks.ws.js exports it.
+import { serve } from '../../lib/runtime/index.js';
+import * as live from './live-module.js';
+import { TOPIC, commandLoop } from './common.js';
+
+// Clients may subscribe to the fan-out topic by control frame (the reference allows any).
+const hooks = { ...live, subscribe: (ws, topic) => topic === TOPIC };
+const server = await serve({ host: '127.0.0.1', port: 0, signals: false, hooks, workers: Number(process.env.IO_WORKERS ?? 0) });
+commandLoop({
+  publish: (data) => server.platform.publish(TOPIC, 'created', data),
+  quit: () => server.close().then(() => process.exit(0)),
+});
+console.log('PORT', server.port);

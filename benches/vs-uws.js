@@ -1,0 +1,225 @@
+#!/usr/bin/env node
+// Side by side with the stack svelte-realtime replaces: the same live() module through the
+// same `message` hook (servers/live-module.js) on our native runtime (servers/native-rpc.js)
+// and on uWebSockets.js v20 with an svelte-adapter-uws-shaped runtime (servers/uws.js),
+// driven by one Rust load generator (crates/realtime-loadgen) in its own process, rounds in
+// ABBA order, medians and ratios of the same run.
+//
+//   node benches/vs-uws.js [--rounds 3] [--only rpc,fanout,memory] [--noise] [--no-perf]
+//
+// Scenarios:
+//   rpc     50 clients × 10 calls in flight, 64 B argument, 5 s measured after 1 s warm-up:
+//           calls/s, p50/p99, server CPU per call (utime+stime from /proc), write syscalls
+//           and context switches per reply (perf stat tracepoints, when perf works).
+//   fanout  1000 subscribers × 1000 events × 100 B: deliveries/s, CPU per delivery; nothing
+//           may be lost.
+//   memory  5000 idle WebSockets: server RSS growth per connection.
+// --noise runs native against native, to show what the machine's noise alone gives.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(name);
+const value = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
+const rounds = Number(value('--rounds', 3));
+const only = value('--only', 'rpc,fanout,memory').split(',');
+const kinds = flag('--noise') ? ['native-rpc', 'native-rpc'] : ['native-rpc', 'uws'];
+const label = (kind, i) => (flag('--noise') ? `native ${i === 0 ? 'A' : 'B'}` : kind === 'uws' ? 'uWS' : 'native');
+const TICK = 100; // USER_HZ: /proc/<pid>/stat counts CPU in 1/100 s on Linux
+
+function build() {
+  const result = spawnSync('cargo', ['build', '--release', '-q', '-p', 'realtime-loadgen'], { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) process.exit(1);
+  return join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'release', 'realtime-loadgen');
+}
+
+/** A child process whose stdout lines can be awaited. */
+function child(command, args, env = {}) {
+  const proc = spawn(command, args, { cwd: root, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const waiters = [];
+  let buffer = '';
+  proc.stdout.on('data', (chunk) => {
+    buffer += chunk;
+    let nl;
+    while ((nl = buffer.indexOf('\n')) !== -1) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      for (const w of waiters.splice(0)) if (!w(line)) waiters.push(w);
+    }
+  });
+  proc.line = (predicate, timeout = 120_000) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${command}: no matching line`)), timeout);
+      waiters.push((line) => {
+        if (!predicate(line)) return false;
+        clearTimeout(timer);
+        resolve(line);
+        return true;
+      });
+    });
+  proc.exited = new Promise((resolve) => proc.on('exit', resolve));
+  return proc;
+}
+
+const cpuTicks = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+};
+const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+
+const perfWorks = !flag('--no-perf') && spawnSync('perf', ['stat', '-e', 'syscalls:sys_enter_writev', 'true'], { stdio: 'ignore' }).status === 0;
+const PERF_EVENTS = [
+  'syscalls:sys_enter_sendto', 'syscalls:sys_enter_sendmsg', 'syscalls:sys_enter_write', 'syscalls:sys_enter_writev',
+  'syscalls:sys_enter_recvfrom', 'syscalls:sys_enter_read', 'syscalls:sys_enter_epoll_wait', 'syscalls:sys_enter_futex',
+  'context-switches',
+];
+
+/** Counts syscalls and context switches of `pid` for `seconds` (all threads). */
+function perfStat(pid, seconds) {
+  if (!perfWorks) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const proc = spawn('perf', ['stat', '-x', ',', '-e', PERF_EVENTS.join(','), '-p', String(pid), '--', 'sleep', String(seconds)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let out = '';
+    proc.stderr.on('data', (d) => (out += d));
+    proc.on('exit', () => {
+      const counts = {};
+      for (const line of out.split('\n')) {
+        const [count, , event] = line.split(',');
+        if (event) counts[event.replace('syscalls:sys_enter_', '')] = Number(count) || 0;
+      }
+      resolve(counts);
+    });
+  });
+}
+
+async function startServer(kind) {
+  const server = child(process.execPath, [join(here, 'servers', `${kind}.js`)]);
+  const port = (await server.line((l) => l.startsWith('PORT '))).split(' ')[1];
+  return { server, url: `ws://127.0.0.1:${port}/ws` };
+}
+
+async function stopServer(server) {
+  server.stdin.write('quit\n');
+  await server.exited;
+}
+
+const MEASURE_SECONDS = 5;
+
+async function rpcRound(loadgen, kind) {
+  const { server, url } = await startServer(kind);
+  const gen = child(loadgen, ['rpc', url, '50', '10', String(MEASURE_SECONDS), '64'], { LOADGEN_THREADS: '1' });
+  await gen.line((l) => l === 'READY');
+  gen.stdin.write('go\n');
+  await gen.line((l) => l === 'MEASURE');
+  const cpu0 = cpuTicks(server.pid);
+  const gen0 = cpuTicks(gen.pid);
+  const perf = perfStat(server.pid, MEASURE_SECONDS - 0.5);
+  const result = JSON.parse(await gen.line((l) => l.startsWith('{')));
+  const cpu = (cpuTicks(server.pid) - cpu0) / TICK;
+  const genCpu = (cpuTicks(gen.pid) - gen0) / TICK;
+  const counts = await perf;
+  await gen.exited;
+  await stopServer(server);
+  const perSecond = result.calls_per_second;
+  const writes = counts ? (counts.sendto + counts.sendmsg + counts.write + counts.writev) : null;
+  return {
+    calls_per_second: perSecond,
+    p50_ms: result.p50_ms,
+    p99_ms: result.p99_ms,
+    cpu_us_per_call: (cpu / result.calls) * 1e6,
+    // perf ran for MEASURE_SECONDS - 0.5 s of the window: scale by the calls in that time.
+    writes_per_reply: writes === null ? null : writes / (perSecond * (MEASURE_SECONDS - 0.5)),
+    switches_per_reply: counts ? counts['context-switches'] / (perSecond * (MEASURE_SECONDS - 0.5)) : null,
+    reads_per_call: counts ? (counts.recvfrom + counts.read) / (perSecond * (MEASURE_SECONDS - 0.5)) : null,
+    futex_per_call: counts ? counts.futex / (perSecond * (MEASURE_SECONDS - 0.5)) : null,
+    epoll_waits_per_call: counts ? counts.epoll_wait / (perSecond * (MEASURE_SECONDS - 0.5)) : null,
+    server_cores: cpu / result.seconds,
+    loadgen_cores: genCpu / result.seconds,
+  };
+}
+
+async function fanoutRound(loadgen, kind) {
+  const { server, url } = await startServer(kind);
+  const gen = child(loadgen, ['fanout', url, '1000', '1000', 'bench']);
+  await gen.line((l) => l === 'READY');
+  const cpu0 = cpuTicks(server.pid);
+  server.stdin.write('publish 1000 100\n');
+  const result = JSON.parse(await gen.line((l) => l.startsWith('{')));
+  const cpu = (cpuTicks(server.pid) - cpu0) / TICK;
+  await gen.exited;
+  await stopServer(server);
+  return {
+    deliveries_per_second: result.deliveries_per_second,
+    cpu_us_per_delivery: (cpu / result.received) * 1e6,
+    lost: result.expected - result.received,
+  };
+}
+
+async function memoryRound(loadgen, kind) {
+  const clients = 5000;
+  const { server, url } = await startServer(kind);
+  await new Promise((r) => setTimeout(r, 500));
+  const before = rssKiB(server.pid);
+  const gen = child(loadgen, ['idle', url, String(clients)]);
+  await gen.line((l) => l === 'READY');
+  await new Promise((r) => setTimeout(r, 1000));
+  const after = rssKiB(server.pid);
+  gen.stdin.end();
+  await gen.exited;
+  await stopServer(server);
+  return { kib_per_connection: (after - before) / clients };
+}
+
+const median = (values) => {
+  const sorted = values.filter((v) => v !== null && !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+const SCENARIOS = {
+  rpc: { run: rpcRound, title: 'RPC 50 × 10 in flight, 64 B, through handleRpc', metrics: ['calls_per_second', 'cpu_us_per_call', 'p50_ms', 'p99_ms', 'writes_per_reply', 'switches_per_reply', 'reads_per_call', 'futex_per_call', 'epoll_waits_per_call', 'server_cores', 'loadgen_cores'] },
+  fanout: { run: fanoutRound, title: 'fan-out 1000 subscribers × 1000 events × 100 B', metrics: ['deliveries_per_second', 'cpu_us_per_delivery', 'lost'] },
+  memory: { run: memoryRound, title: '5000 idle WebSockets', metrics: ['kib_per_connection'] },
+};
+
+const loadgen = build();
+const results = {};
+console.log(`# vs uWebSockets.js: ${rounds} ABBA rounds, ${cpus().length} cores, node ${process.version}${perfWorks ? '' : ', no perf'}`);
+for (const name of only) {
+  const scenario = SCENARIOS[name];
+  results[name] = kinds.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 ? [1, 0] : [0, 1];
+    for (const i of order) {
+      const r = await scenario.run(loadgen, kinds[i]);
+      results[name][i].push(r);
+      console.error(`  ${name} · ${label(kinds[i], i)} · round ${round + 1}: ${JSON.stringify(r, (k, v) => (typeof v === 'number' ? Number(v.toPrecision(4)) : v))}`);
+    }
+  }
+}
+
+const fmt = (v) => (v === null ? 'n/a' : v >= 100 ? Math.round(v).toLocaleString('en') : v.toFixed(v >= 10 ? 1 : 3));
+for (const name of only) {
+  const scenario = SCENARIOS[name];
+  const [a, b] = [label(kinds[0], 0), label(kinds[1], 1)];
+  console.log(`\n### ${scenario.title}\n`);
+  console.log(`| metric | ${a} (median) | ${b} (median) | ${a} / ${b} |`);
+  console.log('|---|---|---|---|');
+  for (const metric of scenario.metrics) {
+    const ma = median(results[name][0].map((r) => r[metric]));
+    const mb = median(results[name][1].map((r) => r[metric]));
+    const ratio = ma !== null && mb ? `${(ma / mb).toFixed(2)}×` : 'n/a';
+    console.log(`| ${metric} | ${fmt(ma)} | ${fmt(mb)} | ${ratio} |`);
+  }
+}
+mkdirSync(join(here, 'results'), { recursive: true });
+const file = join(here, 'results', `vs-uws-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, JSON.stringify({ rounds, kinds, node: process.version, cores: cpus().length, results }, null, 2));
+console.log(`\nraw rounds: ${file}`);
