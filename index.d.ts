@@ -24,6 +24,21 @@ export declare class NativeMergeState {
   setValueJson(json: string): void
 }
 
+/** One Redis server, connected on first use. */
+export declare class NativeRedis {
+  /** Parses the URL (`redis://[user:password@]host:port[/db]`); does not connect. */
+  constructor(url: string)
+  /** Runs one command, e.g. `["SET", "k", "v"]`. */
+  command(args: Array<string | Buffer>): Promise<Json>
+  /** One atomic `consume` (see `realtime_core::redis_ext::ratelimit`). */
+  rateLimitConsume(key: string, points: number, intervalMs: number, blockMs: number, cost: number): Promise<RateDecision>
+  rateLimitBan(key: string, durationMs: number): Promise<void>
+  rateLimitUnban(key: string): Promise<void>
+  rateLimitReset(key: string): Promise<void>
+  /** Deletes every key starting with `prefix`; resolves to how many. */
+  deletePrefixed(prefix: string): Promise<number>
+}
+
 /** A running server. Create it with options and an event callback; it listens at once. */
 export declare class NativeServer {
   /**
@@ -50,8 +65,22 @@ export declare class NativeServer {
   sendBatch(batch: Uint8Array): number
   /** Sends one envelope, built once, to several sockets; returns how many accepted it. */
   sendEnvelopeMany(ids: Array<number>, topic: string, event: string, dataJson: string): number
-  /** Publishes an envelope to a topic's subscribers; returns how many there were. */
-  publish(topic: string, event: string, dataJson: string): number
+  /**
+   * Publishes an envelope to a topic's subscribers; returns how many there were.
+   * With a bus attached it is relayed to the other instances too, unless `relay` is false.
+   */
+  publish(topic: string, event: string, dataJson: string, relay?: boolean | undefined | null): number
+  /**
+   * Resolves once the Redis bus confirmed its subscription of `topic` (true), or right
+   * away without a bus; false after 2 s or while Redis is unreachable.
+   */
+  busReady(topic: string): Promise<boolean>
+  /**
+   * Connects the server to the Redis bus at `url` on channel prefix `channel`. False if a
+   * bus is attached already. Throws for a URL that cannot be parsed; connecting happens in
+   * the background.
+   */
+  attachBus(url: string, channel: string): boolean
   /** Subscribes a socket (and grants the topic to its client). */
   subscribe(id: number, topic: string): boolean
   /** Unsubscribes a socket (and withdraws the grant). */
@@ -103,6 +132,22 @@ export declare class NativeServer {
   /** Releases the event callback and the I/O threads. Call after `Stopped`. Idempotent. */
   dispose(): void
   stats(): NativeStats
+}
+
+/** Counters of the Redis bus. */
+export interface NativeBusStats {
+  /** This instance's id on the bus (16 hex digits). */
+  instance: string
+  /** Publishes sent to Redis. */
+  published: number
+  /** Publishes that could not be sent (Redis down, queue full). */
+  publishFailed: number
+  /** Messages from other instances delivered here. */
+  received: number
+  /** Messages on our channels refused as foreign, malformed or oversized. */
+  dropped: number
+  /** Times the connection to Redis was lost. */
+  outages: number
 }
 
 /** Which hooks the user's module exports. */
@@ -193,4 +238,13 @@ export interface NativeStats {
   inboundQueueBytes: number
   /** Messages refused for backpressure since the server started. */
   droppedMessages: number
+  /** The Redis bus's counters, when one is attached. */
+  bus?: NativeBusStats
+}
+
+/** The answer of `rateLimitConsume`. */
+export interface RateDecision {
+  allowed: boolean
+  remaining: number
+  resetMs: number
 }

@@ -773,7 +773,8 @@ if (
   }
 }
 
-const { NativeMergeState, NativeServer } = nativeBinding
+const { NativeMergeState, NativeRedis, NativeServer } = nativeBinding
 export { NativeMergeState }
+export { NativeRedis }
 export { NativeServer }
 export const __napiBindingTarget = __napiLoadedBindingTarget

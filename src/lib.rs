@@ -18,4 +18,19 @@ pub(crate) fn return_free_memory() {
 
 mod merge;
 mod options;
+mod redis_client;
 mod server;
+
+/// The runtime of the addon's promises (Redis and Postgres helpers): one thread, apart from
+/// each server's own I/O runtime, because this work is a few round trips, not a hot path.
+#[napi_derive::module_init]
+fn init() {
+    if let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("svelte-realtime-bg")
+        .enable_all()
+        .build()
+    {
+        napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+    }
+}

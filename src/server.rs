@@ -36,6 +36,25 @@ pub struct NativeStats {
     pub inbound_queue_bytes: f64,
     /// Messages refused for backpressure since the server started.
     pub dropped_messages: f64,
+    /// The Redis bus's counters, when one is attached.
+    pub bus: Option<NativeBusStats>,
+}
+
+/// Counters of the Redis bus.
+#[napi(object)]
+pub struct NativeBusStats {
+    /// This instance's id on the bus (16 hex digits).
+    pub instance: String,
+    /// Publishes sent to Redis.
+    pub published: f64,
+    /// Publishes that could not be sent (Redis down, queue full).
+    pub publish_failed: f64,
+    /// Messages from other instances delivered here.
+    pub received: f64,
+    /// Messages on our channels refused as foreign, malformed or oversized.
+    pub dropped: f64,
+    /// Times the connection to Redis was lost.
+    pub outages: f64,
 }
 
 /// A running server. Create it with options and an event callback; it listens at once.
@@ -184,8 +203,37 @@ impl NativeServer {
 
     /// Publishes an envelope to a topic's subscribers; returns how many there were.
     #[napi]
-    pub fn publish(&self, topic: String, event: String, data_json: String) -> napi::Result<u32> {
-        Ok(self.server()?.publish(&topic, &event, Some(&data_json)) as u32)
+    /// With a bus attached it is relayed to the other instances too, unless `relay` is false.
+    pub fn publish(
+        &self,
+        topic: String,
+        event: String,
+        data_json: String,
+        relay: Option<bool>,
+    ) -> napi::Result<u32> {
+        let relay = relay.unwrap_or(true);
+        Ok(self
+            .server()?
+            .publish_with(&topic, &event, Some(&data_json), relay) as u32)
+    }
+
+    /// Resolves once the Redis bus confirmed its subscription of `topic` (true), or right
+    /// away without a bus; false after 2 s or while Redis is unreachable.
+    #[napi]
+    pub async fn bus_ready(&self, topic: String) -> napi::Result<bool> {
+        let ready = self.server()?.bus_ready(&topic, Duration::from_secs(2));
+        Ok(ready.await)
+    }
+
+    /// Connects the server to the Redis bus at `url` on channel prefix `channel`. False if a
+    /// bus is attached already. Throws for a URL that cannot be parsed; connecting happens in
+    /// the background.
+    #[napi]
+    pub fn attach_bus(&self, url: String, channel: String) -> napi::Result<bool> {
+        let config = realtime_core::bus::BusConfig { url, channel };
+        self.server()?
+            .attach_bus(config)
+            .map_err(|e| napi::Error::from_reason(e.to_string()))
     }
 
     /// Subscribes a socket (and grants the topic to its client).
@@ -364,6 +412,17 @@ impl NativeServer {
             topics: stats.map_or(0, |s| s.topics as u32),
             inbound_queue_bytes: stats.map_or(0.0, |s| s.inbound_queue_bytes as f64),
             dropped_messages: stats.map_or(0.0, |s| s.dropped_messages as f64),
+            bus: self.server.as_ref().and_then(|server| {
+                let counts = server.bus_counts()?;
+                Some(NativeBusStats {
+                    instance: server.bus_instance().unwrap_or_default(),
+                    published: counts.published as f64,
+                    publish_failed: counts.publish_failed as f64,
+                    received: counts.received as f64,
+                    dropped: counts.dropped as f64,
+                    outages: counts.outages as f64,
+                })
+            }),
         }
     }
 }

@@ -31,8 +31,13 @@ function originResolver(env) {
 }
 
 function clientAddress(env, request, socketAddress) {
+  return addressFrom(env, (name) => request.headers.get(name), socketAddress);
+}
+
+/** adapter-node's rule: ADDRESS_HEADER, and for x-forwarded-for the XFF_DEPTH-th from the right. */
+function addressFrom(env, header, socketAddress) {
   if (!env.addressHeader) return socketAddress();
-  const value = request.headers.get(env.addressHeader);
+  const value = header(env.addressHeader);
   if (!value) throw new Error(`Address header was specified with ADDRESS_HEADER=${env.addressHeader} but is absent from request`);
   if (env.addressHeader !== 'x-forwarded-for') return value;
   const addresses = value.split(',');
@@ -94,6 +99,10 @@ export async function start({ dir, options = {} }) {
       ],
       immutablePrefix: immutable,
     },
+    // WebSockets get the same address as HTTP requests (rate limits keyed by 'ip').
+    clientAddress: env.addressHeader
+      ? (headers, socketAddress) => addressFrom(env, (name) => headers[name], () => socketAddress)
+      : undefined,
     fetch: (request, { platform, getClientAddress }) =>
       server.respond(request, {
         platform,

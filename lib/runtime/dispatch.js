@@ -46,7 +46,7 @@ function call(log, inflight, name, hook, ...args) {
  * }} ctx
  * @returns {(batch: Uint8Array) => void}
  */
-export function createDispatcher({ getNative, hooks, platform, connections, http, log, inflight, dev, outbound, onDrained, onStopped }) {
+export function createDispatcher({ getNative, hooks, platform, connections, http, log, clientAddress, inflight, dev, outbound, onDrained, onStopped }) {
   const socketContext = { inflight, dev, outbound };
   // svelte-realtime's own `message` hook reads the message in place (no ArrayBuffer copy).
   const rawMessage = hooks.message?.[Symbol.for('svelte-realtime.rawMessage')];
@@ -54,17 +54,26 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
   const accepted = new Map();
 
   function upgrade(id, request) {
+    let remoteAddress;
+    try {
+      // Behind a proxy, the client's address comes from a header (ADDRESS_HEADER/XFF_DEPTH).
+      remoteAddress = clientAddress ? clientAddress(request.headers, request.remoteAddress) : request.remoteAddress;
+    } catch (error) {
+      log.error('[svelte-realtime] upgrade refused: no client address:', error);
+      getNative().resolveUpgrade(id, 400);
+      return;
+    }
     const ctx = {
       headers: request.headers,
       cookies: parseCookies(request.headers.cookie),
       url: request.url,
-      remoteAddress: request.remoteAddress,
+      remoteAddress,
     };
     const decide = (userData) => {
       if (userData === false) {
         getNative().resolveUpgrade(id, 401);
       } else if (getNative().resolveUpgrade(id, 101)) {
-        accepted.set(id, userData || {});
+        accepted.set(id, { userData: userData || {}, remoteAddress });
       }
     };
     const refuse = (error) => {
@@ -85,10 +94,11 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
     }
   }
 
-  function open(id, remoteAddress) {
-    const userData = accepted.get(id);
+  function open(id, socketAddress) {
+    const entry = accepted.get(id);
     accepted.delete(id);
-    const ws = new ServerWebSocket(getNative(), id, userData, remoteAddress, socketContext);
+    // Without an upgrade hook (and no `clientAddress`), Rust accepted it: the socket's address.
+    const ws = new ServerWebSocket(getNative(), id, entry?.userData, entry?.remoteAddress ?? socketAddress, socketContext);
     connections.set(id, ws);
     if (hooks.open) call(log, inflight, 'open', hooks.open, ws, { platform });
   }

@@ -135,6 +135,13 @@ export interface ServeOptions {
   host?: string;
   /** The hooks module (`import * as hooks from './hooks.ws.js'`) or a path/URL to import. */
   hooks?: WebSocketHooks | string | URL;
+  /**
+   * The client's address for a WebSocket (`ctx.remoteAddress` in `upgrade`,
+   * `ws.getRemoteAddressAsText()`), from the upgrade's lowercase headers and the socket's
+   * address. The adapter sets it from ADDRESS_HEADER / XFF_DEPTH. A throw refuses the
+   * upgrade with 400.
+   */
+  clientAddress?: (headers: Record<string, string>, socketAddress: string) => string;
   /** HTTP requests that are not WebSocket upgrades. Without it, they get 404. */
   fetch?: (
     request: Request,

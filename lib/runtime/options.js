@@ -31,6 +31,7 @@ const TOP_KEYS = new Set([
   ...Object.keys(DEFAULTS),
   'hooks',
   'fetch',
+  'clientAddress',
   'log',
   'origin',
   'protocolHeader',
@@ -121,6 +122,9 @@ export function normalizeOptions(options = {}) {
   if (options.fetch !== undefined && typeof options.fetch !== 'function') {
     fail('fetch must be a function (request, { platform, getClientAddress }) => Response');
   }
+  if (options.clientAddress !== undefined && typeof options.clientAddress !== 'function') {
+    fail('clientAddress must be a function (headers, socketAddress) => string');
+  }
   const log = options.log ?? console;
   for (const method of ['info', 'warn', 'error']) {
     if (typeof log[method] !== 'function') fail(`log.${method} must be a function`);
@@ -140,6 +144,7 @@ export function normalizeOptions(options = {}) {
     signals: Boolean(pick('signals')),
     hooks: options.hooks,
     fetch: options.fetch,
+    clientAddress: options.clientAddress,
     staticFiles: staticFilesOf(options.staticFiles),
     origin:
       options.origin === undefined || typeof options.origin === 'function'

@@ -35,6 +35,12 @@ function assertName(kind, value) {
 const BATCHED = Symbol.for('svelte-realtime.batchedSend');
 
 /**
+ * Where a platform keeps the accessor of its native server, for the Redis and Postgres
+ * helpers (`bus.activate(platform)` attaches the bus in Rust). Not enumerable.
+ */
+export const NATIVE_SERVER = Symbol.for('svelte-realtime.nativeServer');
+
+/**
  * @param {() => import('../../index.js').NativeServer} getNative
  * @param {Map<number, import('./websocket.js').ServerWebSocket>} connections
  * @param {ReturnType<typeof import('./outbound.js').createOutbound>} outbound
@@ -43,15 +49,16 @@ export function createPlatform(getNative, connections, outbound) {
   const platform = {
     /**
      * Sends `{topic, event, data}` to every subscriber of `topic`, the publishing socket
-     * included. Returns true if anyone was subscribed. `options.relay` is accepted for
-     * compatibility (relaying across processes comes with the Redis bus).
+     * included. Returns true if anyone was subscribed here. With a Redis bus attached
+     * (`svelte-realtime/redis`), the message also reaches the other instances, unless
+     * `options.relay` is false.
      */
     publish(topic, event, data, options) {
       assertName('topic', topic);
       assertName('event', event);
       const json = toJson(data, 'platform.publish', topic, event);
       outbound.flush();
-      return getNative().publish(topic, event, json) > 0;
+      return getNative().publish(topic, event, json, options?.relay !== false) > 0;
     },
 
     /** Sends one envelope to one socket; returns 0, 1 or 2 like `ws.send`. */
@@ -102,6 +109,7 @@ export function createPlatform(getNative, connections, outbound) {
    * socket per turn. Reports SUCCESS for an open socket (the status of the write itself is
    * not known yet; refused frames are still counted by `stats().droppedMessages`).
    */
+  Object.defineProperty(platform, NATIVE_SERVER, { value: getNative });
   platform.send[BATCHED] = (ws, topic, event, data) => {
     const handle = ws?.[internals];
     if (!handle) return platform.send(ws, topic, event, data);

@@ -136,6 +136,8 @@ export async function serve(options = {}) {
   const opts = normalizeOptions(options);
   const { NativeServer } = native();
   const hooks = await loadHooks(opts.hooks, opts.log);
+  // The client's address behind a proxy needs the upgrade's headers: hear every upgrade.
+  if (opts.clientAddress && !hooks.upgrade) hooks.upgrade = () => ({});
   const connections = new Map();
   /** @type {import('../../index.js').NativeServer} */
   let nativeServer;
@@ -165,6 +167,7 @@ export async function serve(options = {}) {
     connections,
     http,
     log: opts.log,
+    clientAddress: opts.clientAddress,
     inflight,
     dev: opts.dev ? { maxPayloadLength: opts.websocket.maxPayloadLength } : undefined,
     outbound,

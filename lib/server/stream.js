@@ -16,6 +16,9 @@ import { metaOf } from './meta.js';
 /** Where a runtime exposes server-held topic state (presence/cursor channels). */
 export const TOPIC_STATE = Symbol.for('svelte-realtime.topicState');
 
+/** Where a platform with a Redis bus waits for its subscription of a topic (lib/redis). */
+const BUS_READY = Symbol.for('svelte-realtime.busReady');
+
 /** ws → Map<topic, Set<stream fn>> for streams with `onUnsubscribe`. */
 const unsubscribeHooks = new WeakMap();
 
@@ -186,6 +189,9 @@ export async function subscribeStream(env, ctx, fn, meta, args, req) {
   let payload;
   try {
     subscribeSocket(ws, topic);
+    // With a Redis bus: answer only once other instances' publishes reach us.
+    const busReady = platform?.[BUS_READY];
+    if (busReady) await busReady(topic);
     if (meta.onSubscribe) {
       joined = true;
       try {

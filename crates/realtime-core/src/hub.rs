@@ -94,25 +94,37 @@ impl<S: Subscriber> Hub<S> {
 
     /// Adds `sub` to `topic`. Returns false if it was already subscribed.
     pub fn subscribe(&self, topic: &Arc<str>, sub: S) -> bool {
+        self.join(topic, sub).is_some()
+    }
+
+    /// [`subscribe`](Self::subscribe), returning the topic's subscriber count right after
+    /// (counted under the same lock, so exactly one caller sees 1), or `None` if `sub` was
+    /// subscribed already.
+    pub fn join(&self, topic: &Arc<str>, sub: S) -> Option<usize> {
         let mut shard = self.shard(topic).write();
-        shard
+        let subs = shard
             .entry(Arc::clone(topic))
-            .or_insert_with(Subscribers::new)
-            .insert(sub)
+            .or_insert_with(Subscribers::new);
+        subs.insert(sub).then_some(subs.list.len())
     }
 
     /// Removes the subscriber with `key` from `topic`; drops the topic when it empties.
     /// Returns false if it was not subscribed.
     pub fn unsubscribe(&self, topic: &str, key: u64) -> bool {
+        self.leave(topic, key).is_some()
+    }
+
+    /// [`unsubscribe`](Self::unsubscribe), returning the subscribers left (counted under the
+    /// same lock, so exactly one caller sees 0), or `None` if `key` was not subscribed.
+    pub fn leave(&self, topic: &str, key: u64) -> Option<usize> {
         let mut shard = self.shard(topic).write();
-        let Some(subs) = shard.get_mut(topic) else {
-            return false;
-        };
+        let subs = shard.get_mut(topic)?;
         let removed = subs.remove(key);
-        if subs.list.is_empty() {
+        let left = subs.list.len();
+        if left == 0 {
             shard.remove(topic);
         }
-        removed
+        removed.then_some(left)
     }
 
     /// Whether `key` is subscribed to `topic`.
@@ -134,6 +146,14 @@ impl<S: Subscriber> Hub<S> {
     /// Number of topics with at least one subscriber.
     pub fn topic_count(&self) -> usize {
         self.shards.iter().map(|s| s.read().len()).sum()
+    }
+
+    /// Every topic with at least one subscriber.
+    pub fn topics(&self) -> Vec<Arc<str>> {
+        self.shards
+            .iter()
+            .flat_map(|s| s.read().keys().cloned().collect::<Vec<_>>())
+            .collect()
     }
 
     /// Calls `deliver` for every subscriber of `topic` and returns how many there were.

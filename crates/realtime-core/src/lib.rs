@@ -10,6 +10,7 @@
 //! Nothing here imports napi. See `docs/ARCHITECTURE.md` for the data path and threading.
 
 pub mod binary_rpc;
+pub mod bus;
 pub mod config;
 pub mod control;
 pub mod envelope;
@@ -18,6 +19,7 @@ pub mod hub;
 pub mod merge;
 pub mod origin;
 pub mod outbox;
+pub mod redis_ext;
 pub mod server;
 pub mod ws;
 

@@ -247,7 +247,9 @@ impl Conn {
         if !sets.subscribed.insert(Arc::clone(&topic)) {
             return false;
         }
-        shared.hub.subscribe(&topic, Arc::clone(self));
+        let count = shared.hub.join(&topic, Arc::clone(self));
+        drop(topics);
+        shared.topic_joined(&topic, count);
         true
     }
 
@@ -263,8 +265,9 @@ impl Conn {
         if !sets.subscribed.remove(topic) {
             return false;
         }
-        shared.hub.unsubscribe(topic, self.id);
+        let left = shared.hub.leave(topic, self.id);
         drop(topics);
+        shared.topic_left(topic, left);
         shared
             .topic_states
             .forget_unwatched(topic, |t| shared.hub.subscriber_count(t));
@@ -295,7 +298,8 @@ impl Conn {
             .unwrap_or_default();
         drop(topics);
         for topic in left {
-            shared.hub.unsubscribe(&topic, self.id);
+            let left = shared.hub.leave(&topic, self.id);
+            shared.topic_left(&topic, left);
             shared
                 .topic_states
                 .forget_unwatched(&topic, |t| shared.hub.subscriber_count(t));

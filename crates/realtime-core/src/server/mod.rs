@@ -7,6 +7,7 @@
 //! binding calls from Node's main thread: they only push into outboxes and take short
 //! locks, never block on I/O. Shutdown follows a fixed order (`shutdown`).
 
+mod bus_link;
 mod connection;
 mod driver;
 mod handler;
@@ -20,8 +21,8 @@ mod upgrade;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -36,6 +37,7 @@ pub use handler::{ChunkStatus, HttpHead, HttpResponse, RESPONSE_CHUNKS};
 pub use static_files::{StaticConfig, StaticDir};
 pub use upgrade::UpgradeDecision;
 
+use crate::bus::{Bus, BusConfig, BusCounts, BusError};
 use crate::config::{ConfigError, ServerConfig};
 use crate::events::{Event, EventQueue};
 use crate::hub::Hub;
@@ -99,6 +101,8 @@ pub(crate) struct Shared {
     readers: TaskTracker,
     /// Notified by the hook runner when its in-flight handlers are done (`finish_shutdown`).
     handlers_done: Notify,
+    /// The Redis bus, once attached (`attach_bus`).
+    pub bus: OnceLock<Arc<Bus>>,
 }
 
 impl Shared {
@@ -123,6 +127,7 @@ impl Shared {
             tracker: TaskTracker::new(),
             readers: TaskTracker::new(),
             handlers_done: Notify::new(),
+            bus: OnceLock::new(),
             config,
         }
     }
@@ -171,6 +176,19 @@ impl Shared {
 
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutdown.is_cancelled()
+    }
+
+    /// Delivers an envelope to this process's subscribers of `topic` (merging it into a
+    /// tracked channel's state first); returns how many were reached.
+    pub(crate) fn publish_local(&self, topic: &str, event: &str, data_json: Option<&str>) -> usize {
+        self.topic_states.apply(topic, event, data_json);
+        if self.hub.subscriber_count(topic) == 0 {
+            return 0;
+        }
+        let frame = envelope::framed(topic, event, data_json);
+        self.hub.for_each_subscriber(topic, |conn| {
+            conn.push(frame.clone());
+        })
     }
 
     pub(crate) fn log(&self, level: u16, message: impl Into<String>) {
@@ -336,14 +354,64 @@ impl RunningServer {
             .count()
     }
 
-    /// Publishes an envelope to every subscriber of `topic`; returns how many were reached.
-    /// A tracked channel topic merges the event into its state first.
+    /// Publishes an envelope to every subscriber of `topic`, here and, with a bus attached,
+    /// on every other instance; returns how many local subscribers were reached. A tracked
+    /// channel topic merges the event into its state first.
     pub fn publish(&self, topic: &str, event: &str, data_json: Option<&str>) -> usize {
-        self.shared.topic_states.apply(topic, event, data_json);
-        if self.shared.hub.subscriber_count(topic) == 0 {
-            return 0;
+        self.publish_with(topic, event, data_json, true)
+    }
+
+    /// [`publish`](Self::publish), relayed to other instances only if `relay`.
+    pub fn publish_with(
+        &self,
+        topic: &str,
+        event: &str,
+        data_json: Option<&str>,
+        relay: bool,
+    ) -> usize {
+        let reached = self.shared.publish_local(topic, event, data_json);
+        if relay && let Some(bus) = self.shared.bus.get() {
+            bus.publish(topic, event, data_json.unwrap_or("null"));
         }
-        self.publish_frame(topic, envelope::framed(topic, event, data_json))
+        reached
+    }
+
+    /// Connects this server to the Redis bus (see `crate::bus`): publishes are relayed to
+    /// the other instances on the same channel, theirs are delivered here. Connecting and
+    /// reconnecting happen in the background. `Ok(false)` if a bus is attached already.
+    pub fn attach_bus(&self, config: BusConfig) -> Result<bool, BusError> {
+        match &self.runtime {
+            Some(runtime) => bus_link::attach(&self.shared, config, runtime.handle()),
+            None => Ok(false),
+        }
+    }
+
+    /// Resolves once the bus has confirmed its Redis subscription of `topic` (at once without
+    /// a bus, or while Redis is down; at most `timeout`). The stream path awaits it before
+    /// answering a first subscribe, so no publish from another instance falls in between.
+    pub fn bus_ready(
+        &self,
+        topic: &str,
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = bool> + Send + 'static {
+        let bus = self.shared.bus.get().cloned();
+        let topic: Arc<str> = Arc::from(topic);
+        async move {
+            match bus {
+                Some(bus) => bus.wait_subscribed(&topic, timeout).await,
+                None => true,
+            }
+        }
+    }
+
+    /// The bus's counters, if one is attached.
+    pub fn bus_counts(&self) -> Option<BusCounts> {
+        self.shared.bus.get().map(|bus| bus.counts())
+    }
+
+    /// The attached bus's instance id (hex), if any.
+    pub fn bus_instance(&self) -> Option<String> {
+        self.shared.bus.get().map(|bus| bus.instance_hex())
     }
 
     /// Publishes a frame built by `ws::encode` to every subscriber of `topic`: the same

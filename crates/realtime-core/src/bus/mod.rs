@@ -1,0 +1,401 @@
+//! The Redis bus: publishes travel between instances, and land in the local hub without
+//! crossing into JavaScript.
+//!
+//! Topics map to Redis channels one to one (`<channel>:<topic>`), and an instance subscribes
+//! only to the channels of topics it has local subscribers for: the first local subscriber
+//! makes it subscribe, the last one leaving makes it unsubscribe (reconciled by the subscriber
+//! task from the hub's counts, so racing subscribes cannot leave it wrong). A message
+//! therefore reaches only the instances that need it, once each; the payload travels once per
+//! publish (`wire`), one Redis round trip per pipeline of publishes.
+//!
+//! Delivery: local subscribers first, synchronously, as without a bus; then the message is
+//! queued (bounded) for the publisher task, which pipelines what has accumulated. Every
+//! instance receives its own publishes back from Redis and drops them by origin id, so
+//! nothing is delivered twice. Order per publisher holds: one publish connection, one
+//! pipeline at a time, and Redis delivers in the order it executes.
+//!
+//! Faults: a full queue or a failed pipeline drops those messages and counts them
+//! (`BusStats`), logged once per outage; redis-rs's `ConnectionManager` reconnects with
+//! backoff and resubscribes every channel. A dead Redis never blocks the JS thread (the
+//! queue is `try_send`) nor a socket (delivery is the normal outbox push). Messages on our
+//! channels that are not ours (another program, truncated, oversized) are dropped and
+//! counted.
+//!
+//! Sharded pub/sub (Redis Cluster): the channel of a topic is its own key, so switching to
+//! `SSUBSCRIBE` / `SPUBLISH` means one subscriber connection per shard owning a channel's
+//! slot; see docs/ARCHITECTURE.md.
+
+pub mod wire;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{IntoConnectionInfo, ProtocolVersion, PushKind, Value};
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+pub use wire::InstanceId;
+
+/// Publishes waiting for the publisher task; past this they are dropped and counted.
+const QUEUE: usize = 65_536;
+/// Publishes sent in one pipeline at most.
+const PIPELINE: usize = 512;
+/// While Redis is down, how often a publish pipeline is tried (the others are dropped).
+const PROBE_INTERVAL: Duration = Duration::from_millis(500);
+/// Largest message accepted from the channel.
+const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+
+/// Where the bus connects and how it names things.
+#[derive(Clone, Debug)]
+pub struct BusConfig {
+    /// `redis://host:port/db` (REDIS_URL).
+    pub url: String,
+    /// Prefix of the per-topic channels. Default `uws:pubsub` (as the reference's channel).
+    pub channel: String,
+}
+
+#[derive(Debug, Error)]
+pub enum BusError {
+    #[error("invalid Redis URL {url:?}: {source}")]
+    Url {
+        url: String,
+        source: redis::RedisError,
+    },
+}
+
+/// What the bus does with what arrives: the server.
+pub trait BusSink: Send + Sync + 'static {
+    /// A publish from another instance: deliver it to local subscribers.
+    fn deliver(&self, topic: &str, event: &str, data: &str);
+    /// Local subscribers of `topic` (the subscriber task's truth).
+    fn subscribers(&self, topic: &str) -> usize;
+    /// A line for the server's log (`level`: 0 info, 1 warn, 2 error).
+    fn log(&self, level: u16, message: String);
+}
+
+/// Counters for `stats()`.
+#[derive(Debug, Default)]
+pub struct BusStats {
+    pub published: AtomicU64,
+    /// Not sent: the queue was full or Redis failed the pipeline.
+    pub publish_failed: AtomicU64,
+    pub received: AtomicU64,
+    /// Received but refused: not ours, truncated, oversized.
+    pub dropped: AtomicU64,
+    /// Times the connection to Redis was lost.
+    pub outages: AtomicU64,
+}
+
+/// A snapshot of [`BusStats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BusCounts {
+    pub published: u64,
+    pub publish_failed: u64,
+    pub received: u64,
+    pub dropped: u64,
+    pub outages: u64,
+}
+
+/// A running bus. Dropping the server's runtime ends its tasks.
+pub struct Bus {
+    channel: String,
+    instance: InstanceId,
+    outbound: mpsc::Sender<(Arc<str>, Vec<u8>)>,
+    changes: mpsc::UnboundedSender<Arc<str>>,
+    pub stats: BusStats,
+    /// Set while Redis is unreachable, so an outage is logged once.
+    down: AtomicBool,
+    /// Topics whose Redis subscription is confirmed (written by the subscriber task).
+    confirmed: parking_lot::Mutex<HashSet<Arc<str>>>,
+    /// Notified whenever `confirmed` grows or the connection state changes.
+    progress: tokio::sync::Notify,
+}
+
+impl Bus {
+    /// Starts the bus tasks on `runtime`. Fails only for a URL that cannot be parsed;
+    /// connecting happens in the background, with retries.
+    pub fn start(
+        config: BusConfig,
+        sink: Arc<dyn BusSink>,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<Arc<Bus>, BusError> {
+        let mut info = config
+            .url
+            .as_str()
+            .into_connection_info()
+            .map_err(|source| BusError::Url {
+                url: config.url.clone(),
+                source,
+            })?;
+        // Push messages (RESP3) let one managed connection subscribe and receive.
+        info.redis.protocol = ProtocolVersion::RESP3;
+        let client = redis::Client::open(info).map_err(|source| BusError::Url {
+            url: config.url.clone(),
+            source,
+        })?;
+        let (outbound, outbound_rx) = mpsc::channel(QUEUE);
+        let (changes, changes_rx) = mpsc::unbounded_channel();
+        let bus = Arc::new(Bus {
+            channel: config.channel,
+            instance: rand::random(),
+            outbound,
+            changes,
+            stats: BusStats::default(),
+            down: AtomicBool::new(false),
+            confirmed: parking_lot::Mutex::new(HashSet::new()),
+            progress: tokio::sync::Notify::new(),
+        });
+        runtime.spawn(publisher(
+            Arc::clone(&bus),
+            Arc::clone(&sink),
+            client.clone(),
+            outbound_rx,
+        ));
+        runtime.spawn(subscriber(Arc::clone(&bus), sink, client, changes_rx));
+        Ok(bus)
+    }
+
+    /// This instance's id on the bus (hex), e.g. for rate-limit keys that must not collide.
+    pub fn instance_hex(&self) -> String {
+        self.instance.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn channel_of(&self, topic: &str) -> String {
+        format!("{}:{}", self.channel, topic)
+    }
+
+    /// Relays a publish made here. Never blocks: past the queue bound it is dropped and
+    /// counted.
+    pub fn publish(&self, topic: &str, event: &str, data: &str) {
+        let payload = wire::encode(&self.instance, 0, event, data);
+        if self.outbound.try_send((Arc::from(topic), payload)).is_err() {
+            self.stats.publish_failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The local subscriber count of `topic` changed (first subscriber or last one left).
+    pub fn topic_changed(&self, topic: &Arc<str>) {
+        let _ = self.changes.send(Arc::clone(topic));
+    }
+
+    /// Waits until Redis has confirmed the subscription of `topic`, so that a publish on
+    /// another instance from now on reaches this one, for at most `timeout`. Returns at once
+    /// while Redis is unreachable (nothing can be confirmed then; the outage is counted).
+    /// Returns whether the subscription is confirmed.
+    pub async fn wait_subscribed(&self, topic: &str, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.progress.notified();
+            if self.confirmed.lock().contains(topic) {
+                return true;
+            }
+            if self.down.load(Ordering::Acquire) {
+                return false;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    pub fn counts(&self) -> BusCounts {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        BusCounts {
+            published: load(&self.stats.published),
+            publish_failed: load(&self.stats.publish_failed),
+            received: load(&self.stats.received),
+            dropped: load(&self.stats.dropped),
+            outages: load(&self.stats.outages),
+        }
+    }
+
+    fn lost(&self, sink: &dyn BusSink, error: &dyn std::fmt::Display) {
+        if !self.down.swap(true, Ordering::AcqRel) {
+            self.stats.outages.fetch_add(1, Ordering::Relaxed);
+            sink.log(
+                1,
+                format!("Redis bus: connection lost ({error}); messages between instances are dropped (counted in stats) until it is back"),
+            );
+        }
+        self.progress.notify_waiters();
+    }
+
+    fn recovered(&self, sink: &dyn BusSink) {
+        if self.down.swap(false, Ordering::AcqRel) {
+            sink.log(0, "Redis bus: connection back".into());
+            self.progress.notify_waiters();
+        }
+    }
+}
+
+/// Connects a managed connection, retrying with backoff (Redis may start after us).
+async fn connect(
+    bus: &Bus,
+    sink: &dyn BusSink,
+    client: &redis::Client,
+    config: ConnectionManagerConfig,
+) -> ConnectionManager {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match ConnectionManager::new_with_config(client.clone(), config.clone()).await {
+            Ok(conn) => {
+                bus.recovered(sink);
+                return conn;
+            }
+            Err(error) => {
+                bus.lost(sink, &error);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+fn manager_config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Duration::from_secs(2))
+        .set_response_timeout(Duration::from_secs(2))
+        .set_max_delay(5_000)
+}
+
+async fn publisher(
+    bus: Arc<Bus>,
+    sink: Arc<dyn BusSink>,
+    client: redis::Client,
+    mut queue: mpsc::Receiver<(Arc<str>, Vec<u8>)>,
+) {
+    // Fail fast: a request during an outage makes one reconnect attempt, not a long retry
+    // series during which messages would pile up and arrive late.
+    let mut conn = connect(
+        &bus,
+        &*sink,
+        &client,
+        manager_config().set_number_of_retries(1),
+    )
+    .await;
+    let mut batch = Vec::with_capacity(PIPELINE);
+    // While Redis is down, one pipeline per PROBE_INTERVAL is tried; the rest is dropped.
+    let mut next_try = tokio::time::Instant::now();
+    while queue.recv_many(&mut batch, PIPELINE).await > 0 {
+        let sent = batch.len() as u64;
+        if bus.down.load(Ordering::Acquire) && tokio::time::Instant::now() < next_try {
+            bus.stats.publish_failed.fetch_add(sent, Ordering::Relaxed);
+            batch.clear();
+            continue;
+        }
+        let mut pipe = redis::pipe();
+        for (topic, payload) in &batch {
+            pipe.publish(bus.channel_of(topic), payload.as_slice())
+                .ignore();
+        }
+        batch.clear();
+        match pipe.query_async::<()>(&mut conn).await {
+            Ok(()) => {
+                bus.stats.published.fetch_add(sent, Ordering::Relaxed);
+                bus.recovered(&*sink);
+            }
+            Err(error) => {
+                bus.stats.publish_failed.fetch_add(sent, Ordering::Relaxed);
+                bus.lost(&*sink, &error);
+                next_try = tokio::time::Instant::now() + PROBE_INTERVAL;
+            }
+        }
+    }
+}
+
+async fn subscriber(
+    bus: Arc<Bus>,
+    sink: Arc<dyn BusSink>,
+    client: redis::Client,
+    mut changes: mpsc::UnboundedReceiver<Arc<str>>,
+) {
+    let (push_tx, mut pushes) = mpsc::unbounded_channel();
+    let config = manager_config()
+        .set_push_sender(push_tx)
+        .set_automatic_resubscription();
+    let mut conn = connect(&bus, &*sink, &client, config).await;
+    let prefix = format!("{}:", bus.channel);
+    // Topics whose subscription may be out of date (retried every second on failure).
+    let mut dirty: HashSet<Arc<str>> = HashSet::new();
+    let mut retry = tokio::time::interval(Duration::from_secs(1));
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            Some(topic) = changes.recv() => {
+                dirty.insert(topic);
+                while let Ok(topic) = changes.try_recv() {
+                    dirty.insert(topic);
+                }
+            }
+            Some(push) = pushes.recv() => {
+                on_push(&bus, &*sink, &prefix, push);
+                continue;
+            }
+            _ = retry.tick() => {
+                if bus.down.load(Ordering::Acquire) {
+                    // Nothing else may tell us Redis is back (no publish, no subscribe).
+                    match redis::cmd("PING").query_async::<()>(&mut conn).await {
+                        Ok(()) => bus.recovered(&*sink),
+                        Err(error) => bus.lost(&*sink, &error),
+                    }
+                }
+            }
+        }
+        let mut failed = Vec::new();
+        for topic in dirty.drain() {
+            let wanted = sink.subscribers(&topic) > 0;
+            let channel = bus.channel_of(&topic);
+            let have = bus.confirmed.lock().contains(&topic);
+            let result = match (wanted, have) {
+                (true, false) => conn.subscribe(&channel).await.map(|()| {
+                    bus.confirmed.lock().insert(Arc::clone(&topic));
+                    bus.progress.notify_waiters();
+                }),
+                (false, true) => conn.unsubscribe(&channel).await.map(|()| {
+                    bus.confirmed.lock().remove(&topic);
+                }),
+                _ => Ok(()),
+            };
+            match result {
+                Ok(()) => bus.recovered(&*sink),
+                Err(error) => {
+                    bus.lost(&*sink, &error);
+                    failed.push(topic);
+                }
+            }
+        }
+        dirty.extend(failed);
+    }
+}
+
+fn on_push(bus: &Bus, sink: &dyn BusSink, prefix: &str, push: redis::PushInfo) {
+    match push.kind {
+        PushKind::Message => {
+            let [Value::BulkString(channel), Value::BulkString(payload)] = push.data.as_slice()
+            else {
+                return;
+            };
+            let Some(topic) = std::str::from_utf8(channel)
+                .ok()
+                .and_then(|c| c.strip_prefix(prefix))
+            else {
+                return;
+            };
+            match wire::decode(payload, MAX_MESSAGE) {
+                Ok(message) if message.origin == bus.instance => {} // our own, delivered locally
+                Ok(message) => {
+                    bus.stats.received.fetch_add(1, Ordering::Relaxed);
+                    sink.deliver(topic, message.event, message.data);
+                }
+                Err(_) => {
+                    bus.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        PushKind::Disconnection => bus.lost(sink, &"disconnected"),
+        _ => {}
+    }
+}
