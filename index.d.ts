@@ -24,6 +24,26 @@ export declare class NativeMergeState {
   setValueJson(json: string): void
 }
 
+/** A running NOTIFY listener. */
+export declare class NativeNotify {
+  /** Stops listening (the connection closes, which ends the LISTEN). Idempotent. */
+  stop(): void
+  stats(): NotifyStats
+}
+
+/** One PostgreSQL server, connected on first use and reconnected after a loss. */
+export declare class NativePg {
+  /** Parses the connection string (URL or `key=value` pairs); does not connect. */
+  constructor(connectionString: string)
+  /**
+   * Runs one statement; each parameter is its text or null. Without parameters the text
+   * may hold several statements (run as one batch, resolving with no rows).
+   */
+  query(sql: string, params: Array<string | undefined | null>): Promise<PgResult>
+  /** Closes the connection; a later query reconnects. */
+  close(): void
+}
+
 /** One Redis server, connected on first use. */
 export declare class NativeRedis {
   /** Parses the URL (`redis://[user:password@]host:port[/db]`); does not connect. */
@@ -81,6 +101,13 @@ export declare class NativeServer {
    * the background.
    */
   attachBus(url: string, channel: string): boolean
+  /**
+   * Listens for Postgres NOTIFY on `channel` over its own connection to `pg`'s server and
+   * publishes each notification here (never relayed to other instances: each listens
+   * itself). Without `parse`, payloads are `{topic, event, data}` JSON read in Rust and
+   * anything else is dropped (counted); with it, `parse(channel, payload)` gets each one.
+   */
+  listenNotify(pg: NativePg, channel: string, reconnectMs: number, autoReconnect: boolean, parse?: ((arg0: string, arg1: string) => void) | undefined | null): NativeNotify
   /** Subscribes a socket (and grants the topic to its client). */
   subscribe(id: number, topic: string): boolean
   /** Unsubscribes a socket (and withdraws the grant). */
@@ -240,6 +267,34 @@ export interface NativeStats {
   droppedMessages: number
   /** The Redis bus's counters, when one is attached. */
   bus?: NativeBusStats
+}
+
+/** Counters of one NOTIFY listener. */
+export interface NotifyStats {
+  /** Notifications that arrived on the channel. */
+  received: number
+  /** Of those, refused as malformed by the default parser. */
+  dropped: number
+  /** Connections opened (the first and each reconnect). */
+  connects: number
+  /** Whether LISTEN is in effect right now. */
+  listening: boolean
+}
+
+/** A column of a result, named as in node-postgres. */
+export interface PgField {
+  name: string
+  dataTypeID: number
+}
+
+/**
+ * What `query` resolves to: rows as arrays in field order (the JavaScript side makes
+ * objects of them).
+ */
+export interface PgResult {
+  fields: Array<PgField>
+  rows: Array<Array<Json>>
+  rowCount: number
 }
 
 /** The answer of `rateLimitConsume`. */

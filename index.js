@@ -773,8 +773,10 @@ if (
   }
 }
 
-const { NativeMergeState, NativeRedis, NativeServer } = nativeBinding
+const { NativeMergeState, NativeNotify, NativePg, NativeRedis, NativeServer } = nativeBinding
 export { NativeMergeState }
+export { NativeNotify }
+export { NativePg }
 export { NativeRedis }
 export { NativeServer }
 export const __napiBindingTarget = __napiLoadedBindingTarget

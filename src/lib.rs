@@ -18,6 +18,7 @@ pub(crate) fn return_free_memory() {
 
 mod merge;
 mod options;
+mod postgres;
 mod redis_client;
 mod server;
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use napi::bindgen_prelude::{Buffer, Function, Uint8ArraySlice};
+use napi::bindgen_prelude::{Buffer, FnArgs, Function, Uint8ArraySlice};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Either, Status};
 use napi_derive::napi;
@@ -234,6 +234,29 @@ impl NativeServer {
         self.server()?
             .attach_bus(config)
             .map_err(|e| napi::Error::from_reason(e.to_string()))
+    }
+
+    /// Listens for Postgres NOTIFY on `channel` over its own connection to `pg`'s server and
+    /// publishes each notification here (never relayed to other instances: each listens
+    /// itself). Without `parse`, payloads are `{topic, event, data}` JSON read in Rust and
+    /// anything else is dropped (counted); with it, `parse(channel, payload)` gets each one.
+    #[napi]
+    pub fn listen_notify(
+        &self,
+        pg: &crate::postgres::NativePg,
+        channel: String,
+        reconnect_ms: f64,
+        auto_reconnect: bool,
+        parse: Option<Function<FnArgs<(String, String)>, ()>>,
+    ) -> napi::Result<crate::postgres::NativeNotify> {
+        crate::postgres::listen(
+            self.server()?,
+            pg,
+            channel,
+            reconnect_ms,
+            auto_reconnect,
+            parse,
+        )
     }
 
     /// Subscribes a socket (and grants the topic to its client).

@@ -45,6 +45,7 @@ export function startInstance(config) {
           return stderr;
         },
         stats: () => request('stats', 'stats'),
+        notifyStats: () => request('notifyStats', 'notifyStats'),
         publish: (topic, event, data, relay = true) => request({ publish: [topic, event, data, relay] }, 'published'),
         stop: () =>
           new Promise((res) => {

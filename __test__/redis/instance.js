@@ -6,6 +6,7 @@
 
 import { close, createMessage, live, LiveError, Registry } from '../../lib/server/index.js';
 import { createPubSubBus, createRateLimit, createRedis } from '../../lib/redis/index.js';
+import { createNotifyBridge, createPgClient } from '../../lib/postgres/index.js';
 import { serve } from '../../lib/runtime/index.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}');
@@ -13,6 +14,22 @@ const redis = createRedis({ url: config.redis, keyPrefix: config.keyPrefix ?? ''
 const bus = createPubSubBus(redis, { channel: config.channel });
 const limiter = config.limit ? createRateLimit(redis, config.limit) : null;
 const name = config.name ?? String(process.pid);
+// `pg: { url, channel, custom }`: a NOTIFY bridge; with `custom`, a parse in JavaScript that
+// maps the README trigger's `{table, op, row}` to a crud publish.
+const CRUD = { insert: 'created', update: 'updated', delete: 'deleted' };
+const notify = config.pg
+  ? createNotifyBridge(createPgClient({ connectionString: config.pg.url }), {
+      channel: config.pg.channel,
+      reconnectInterval: config.pg.reconnectInterval ?? 3000,
+      parse: config.pg.custom
+        ? (payload) => {
+            const { table, op, row } = JSON.parse(payload);
+            // The tests' tables carry a random suffix: `orders_1a2b3c4d` is topic `orders`.
+            return CRUD[op] ? { topic: table.replace(/_[0-9a-f]{8}$/, ''), event: CRUD[op], data: row } : null;
+          }
+        : undefined,
+    })
+  : null;
 
 const registry = new Registry();
 registry.registerModule('feed', {
@@ -41,7 +58,10 @@ const server = await serve({
   hooks: {
     upgrade: ({ url }) => ({ name: new URL(url, 'http://x').searchParams.get('u') ?? 'anon' }),
     subscribe: () => true,
-    open: (ws, { platform }) => bus.activate(platform),
+    open: (ws, { platform }) => {
+      bus.activate(platform);
+      notify?.activate(platform);
+    },
     message: createMessage({
       registry,
       platform: (p) => bus.wrap(p),
@@ -55,9 +75,11 @@ const server = await serve({
   },
 });
 bus.activate(server.platform);
+notify?.activate(server.platform);
 
 process.on('message', (msg) => {
   if (msg === 'stats') process.send({ stats: server.stats() });
+  if (msg === 'notifyStats') process.send({ notifyStats: notify?.stats() ?? null });
   if (msg?.publish) {
     const [topic, event, data, relay = true] = msg.publish;
     server.platform.publish(topic, event, data, { relay });

@@ -19,6 +19,7 @@ pub mod hub;
 pub mod merge;
 pub mod origin;
 pub mod outbox;
+pub mod postgres;
 pub mod redis_ext;
 pub mod server;
 pub mod ws;

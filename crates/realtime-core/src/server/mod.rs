@@ -13,6 +13,7 @@ mod driver;
 mod handler;
 mod http;
 mod listener;
+mod notify_link;
 mod shutdown;
 mod static_files;
 mod sweeper;
@@ -34,6 +35,7 @@ use tokio_util::task::TaskTracker;
 
 pub use connection::{BACKPRESSURE_CLOSE_CODE, Conn};
 pub use handler::{ChunkStatus, HttpHead, HttpResponse, RESPONSE_CHUNKS};
+pub use notify_link::{NotifyParse, parse_json as parse_notification};
 pub use static_files::{StaticConfig, StaticDir};
 pub use upgrade::UpgradeDecision;
 
@@ -402,6 +404,24 @@ impl RunningServer {
                 None => true,
             }
         }
+    }
+
+    /// Starts a Postgres NOTIFY listener whose notifications are published here (never
+    /// relayed: every instance listens itself). `None` once the server stopped.
+    pub fn listen_notify(
+        &self,
+        pg: tokio_postgres::Config,
+        config: crate::postgres::notify::ListenConfig,
+        parse: NotifyParse,
+    ) -> Option<Arc<crate::postgres::notify::Listener>> {
+        let runtime = self.runtime.as_ref()?;
+        Some(notify_link::listen(
+            &self.shared,
+            pg,
+            config,
+            parse,
+            runtime.handle(),
+        ))
     }
 
     /// The bus's counters, if one is attached.
