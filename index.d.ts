@@ -108,6 +108,16 @@ export declare class NativeServer {
    * anything else is dropped (counted); with it, `parse(channel, payload)` gets each one.
    */
   listenNotify(pg: NativePg, channel: string, reconnectMs: number, autoReconnect: boolean, parse?: ((arg0: string, arg1: string) => void) | undefined | null): NativeNotify
+  /**
+   * Starts (or keeps) the replay log of `topic` with room for `size` events: from now on
+   * its envelopes carry `"seq"`. Returns `{ epoch, seq }` where the log stands.
+   */
+  replayEnable(topic: string, size: number): ReplayPosition
+  /**
+   * The events after `seq` as a JSON array of `{seq, event, data}`, or null when the log of
+   * `epoch` does not hold them all (the client must refetch).
+   */
+  replaySince(topic: string, epoch: string, seq: number): string | null
   /** Subscribes a socket (and grants the topic to its client). */
   subscribe(id: number, topic: string): boolean
   /** Unsubscribes a socket (and withdraws the grant). */
@@ -302,4 +312,12 @@ export interface RateDecision {
   allowed: boolean
   remaining: number
   resetMs: number
+}
+
+/** Where a topic's replay log stands. */
+export interface ReplayPosition {
+  /** The log's epoch, 16 hex digits. */
+  epoch: string
+  /** The last sequence given out (0 before the first publish). */
+  seq: number
 }

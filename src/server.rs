@@ -57,6 +57,15 @@ pub struct NativeBusStats {
     pub outages: f64,
 }
 
+/// Where a topic's replay log stands.
+#[napi(object)]
+pub struct ReplayPosition {
+    /// The log's epoch, 16 hex digits.
+    pub epoch: String,
+    /// The last sequence given out (0 before the first publish).
+    pub seq: f64,
+}
+
 /// A running server. Create it with options and an event callback; it listens at once.
 #[napi]
 pub struct NativeServer {
@@ -257,6 +266,35 @@ impl NativeServer {
             auto_reconnect,
             parse,
         )
+    }
+
+    /// Starts (or keeps) the replay log of `topic` with room for `size` events: from now on
+    /// its envelopes carry `"seq"`. Returns `{ epoch, seq }` where the log stands.
+    #[napi]
+    pub fn replay_enable(&self, topic: String, size: u32) -> napi::Result<ReplayPosition> {
+        let position = self.server()?.replay_enable(&topic, size as usize);
+        Ok(ReplayPosition {
+            epoch: realtime_core::replay::epoch_text(position.epoch),
+            seq: position.seq as f64,
+        })
+    }
+
+    /// The events after `seq` as a JSON array of `{seq, event, data}`, or null when the log of
+    /// `epoch` does not hold them all (the client must refetch).
+    #[napi]
+    pub fn replay_since(
+        &self,
+        topic: String,
+        epoch: String,
+        seq: f64,
+    ) -> napi::Result<Option<String>> {
+        let Some(epoch) = realtime_core::replay::parse_epoch(&epoch) else {
+            return Ok(None);
+        };
+        if !(seq.is_finite() && seq >= 0.0 && seq.fract() == 0.0) {
+            return Ok(None);
+        }
+        Ok(self.server()?.replay_since(&topic, epoch, seq as u64))
     }
 
     /// Subscribes a socket (and grants the topic to its client).

@@ -40,6 +40,7 @@ export function createStream(path, stub = {}, args = [], onIdle) {
   let refetchId = null;
   let untapBuffer = null;
   let seq;
+  let epoch;
   let deltaVersion;
   let schemaVersion = stub.version;
   let hasMore = false;
@@ -81,9 +82,28 @@ export function createStream(path, stub = {}, args = [], onIdle) {
     }
   }
 
-  function onEvent(event, data) {
+  /**
+   * Sequenced events (a stream with `replay`): applied once, in order. One at or below our
+   * sequence was applied already (it came in the replay too); one beyond the next means
+   * events went missing, so we ask for them (the server replays or sends everything).
+   * Returns whether to apply it.
+   */
+  function inSequence(envelope) {
+    const n = envelope?.seq;
+    if (typeof n !== 'number' || typeof seq !== 'number') return true;
+    if (n <= seq) return false;
+    if (n > seq + 1) {
+      fetch();
+      return false;
+    }
+    seq = n;
+    return true;
+  }
+
+  function onEvent(event, data, envelope) {
     // While a (re)fetch is in flight its buffer owns the events of this topic.
     if (refetchId) return;
+    if (!inSequence(envelope)) return;
     state.apply(event, data);
     record();
     emit();
@@ -104,6 +124,7 @@ export function createStream(path, stub = {}, args = [], onIdle) {
     }
     adopt(payload);
     if (payload.seq !== undefined) seq = payload.seq;
+    if (payload.epoch !== undefined) epoch = payload.epoch;
     if (payload.version !== undefined) deltaVersion = payload.version;
     if (payload.schemaVersion !== undefined) schemaVersion = payload.schemaVersion;
     if (payload.unchanged) {
@@ -127,7 +148,15 @@ export function createStream(path, stub = {}, args = [], onIdle) {
     }
     for (const envelope of buffered) {
       if (envelope.topic !== topic) continue;
-      if (options.merge === 'latest' && alreadyPresent(envelope.data)) continue;
+      if (typeof envelope.seq === 'number' && typeof seq === 'number') {
+        if (envelope.seq <= seq) continue; // in the response already
+        if (envelope.seq > seq + 1) {
+          // A hole before this one: apply what we have, then ask for the rest.
+          queueMicrotask(fetch);
+          break;
+        }
+        seq = envelope.seq;
+      } else if (options.merge === 'latest' && alreadyPresent(envelope.data)) continue;
       state.apply(envelope.event, envelope.data);
     }
     record();
@@ -150,6 +179,7 @@ export function createStream(path, stub = {}, args = [], onIdle) {
     refetchId = id;
     const msg = { rpc: path, id, args, stream: true };
     if (typeof seq === 'number') msg.seq = seq;
+    if (typeof epoch === 'string') msg.epoch = epoch;
     if (deltaVersion !== undefined) msg.version = deltaVersion;
     if (schemaVersion !== undefined) msg.schemaVersion = schemaVersion;
     const buffered = [];

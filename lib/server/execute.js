@@ -16,7 +16,7 @@ import { subscribeStream } from './stream.js';
  * }} Env
  * @typedef {{
  *   path: unknown, args?: unknown, stream?: boolean, cursor?: unknown, version?: unknown,
- *   seq?: unknown, schemaVersion?: unknown, payload?: ArrayBuffer,
+ *   seq?: unknown, epoch?: unknown, schemaVersion?: unknown, payload?: ArrayBuffer,
  * }} Request
  */
 

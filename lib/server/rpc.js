@@ -125,6 +125,7 @@ function requestOf(msg) {
     cursor: msg.cursor,
     version: msg.version,
     seq: msg.seq,
+    epoch: msg.epoch,
     schemaVersion: msg.schemaVersion,
   };
 }

@@ -12,6 +12,7 @@
 import { CODES, LiveError } from './errors.js';
 import { createCtx } from './ctx.js';
 import { metaOf } from './meta.js';
+import { NATIVE_SERVER } from '../runtime/platform.js';
 
 /** Where a runtime exposes server-held topic state (presence/cursor channels). */
 export const TOPIC_STATE = Symbol.for('svelte-realtime.topicState');
@@ -238,6 +239,8 @@ async function afterSubscribe(env, ctx, fn, meta, args, req, topic, state) {
   }
 
   const replay = platform?.replay;
+  const log = meta.replay && !replay ? builtInReplay(platform) : null;
+  if (log) return replayOrFetch(log, ctx, fn, meta, args, req, topic, base);
   if (meta.replay && typeof req.seq === 'number' && replay) {
     try {
       const missed = await replay.since(topic, req.seq);
@@ -250,6 +253,48 @@ async function afterSubscribe(env, ctx, fn, meta, args, req, topic, state) {
     }
   }
 
+  return fullFetch(ctx, fn, meta, args, req, base, async (payload) => {
+    if (meta.replay && replay) payload.seq = await replay.seq(topic);
+  });
+}
+
+/**
+ * The server's own replay log (`replay: true` without a `platform.replay` of the app's): the
+ * native server records every publish of the topic with a sequence and an epoch.
+ */
+function builtInReplay(platform) {
+  const server = platform?.[NATIVE_SERVER]?.();
+  return typeof server?.replayEnable === 'function' ? server : null;
+}
+
+function replaySize(meta) {
+  const size = typeof meta.replay === 'object' && meta.replay !== null ? meta.replay.size : undefined;
+  return Number.isSafeInteger(size) && size > 0 ? size : 1000;
+}
+
+/**
+ * A client that sends its last `seq` and `epoch` gets exactly the events after it, if the log
+ * is the one it knew (same epoch) and still holds them; otherwise (another instance's log, a
+ * restart, evicted events, no epoch) the full data with `replay: false`. The position is read
+ * before the init function runs: events after it reach the client live, with their sequence.
+ */
+async function replayOrFetch(server, ctx, fn, meta, args, req, topic, base) {
+  const position = server.replayEnable(topic, replaySize(meta));
+  if (typeof req.seq === 'number' && typeof req.epoch === 'string') {
+    const missed = server.replaySince(topic, req.epoch, req.seq);
+    if (missed !== null) {
+      const data = JSON.parse(missed);
+      const seq = data.length > 0 ? data[data.length - 1].seq : req.seq;
+      return { ok: true, data, ...base, seq, epoch: req.epoch, replay: true };
+    }
+  }
+  return fullFetch(ctx, fn, meta, args, req, base, (payload) => {
+    payload.seq = position.seq;
+    payload.epoch = position.epoch;
+  });
+}
+
+async function fullFetch(ctx, fn, meta, args, req, base, addReplay) {
   const result = await fn(ctx, ...args);
   const page = isPage(result);
   let data = page ? result.data : result;
@@ -261,7 +306,7 @@ async function afterSubscribe(env, ctx, fn, meta, args, req, topic, state) {
     payload.hasMore = Boolean(result.hasMore);
     if (result.cursor !== undefined) payload.cursor = result.cursor;
   }
-  if (meta.replay && replay) payload.seq = await replay.seq(topic);
+  await addReplay(payload);
   if (typeof req.seq === 'number') payload.replay = false;
   if (meta.delta) payload.version = await meta.delta.version();
   if (meta.version) payload.schemaVersion = meta.version;

@@ -52,9 +52,22 @@ impl<'a> Name<'a> {
 /// The envelope as a WebSocket text frame, header and all, in one allocation: the bytes a
 /// publish queues for every subscriber. Same text as [`build`].
 pub fn framed(topic: &str, event: &str, data_json: Option<&str>) -> Bytes {
+    framed_seq(topic, event, data_json, None)
+}
+
+/// [`framed`] with the topic's replay sequence appended, `{"topic",..,"data":D,"seq":N}`,
+/// for topics that keep a replay log (`crate::replay`). Clients that do not know the field
+/// ignore it.
+pub fn framed_seq(topic: &str, event: &str, data_json: Option<&str>, seq: Option<u64>) -> Bytes {
     let data = data_json.unwrap_or("null");
     let (topic, event) = (Name::of(topic), Name::of(event));
-    let len = "{\"topic\":,\"event\":,\"data\":}".len() + topic.len() + event.len() + data.len();
+    let seq = seq.map(|n| n.to_string());
+    let seq_len = seq.as_ref().map_or(0, |n| ",\"seq\":".len() + n.len());
+    let len = "{\"topic\":,\"event\":,\"data\":}".len()
+        + topic.len()
+        + event.len()
+        + data.len()
+        + seq_len;
     encode::frame_with(encode::TEXT, len, |out| {
         out.extend_from_slice(b"{\"topic\":");
         topic.write(out);
@@ -62,6 +75,10 @@ pub fn framed(topic: &str, event: &str, data_json: Option<&str>) -> Bytes {
         event.write(out);
         out.extend_from_slice(b",\"data\":");
         out.extend_from_slice(data.as_bytes());
+        if let Some(n) = &seq {
+            out.extend_from_slice(b",\"seq\":");
+            out.extend_from_slice(n.as_bytes());
+        }
         out.push(b'}');
     })
 }

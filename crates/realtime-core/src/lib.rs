@@ -21,6 +21,7 @@ pub mod origin;
 pub mod outbox;
 pub mod postgres;
 pub mod redis_ext;
+pub mod replay;
 pub mod server;
 pub mod ws;
 

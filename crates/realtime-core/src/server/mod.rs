@@ -81,6 +81,8 @@ pub(crate) struct Shared {
     pub hub: Hub<Arc<Conn>>,
     /// State of presence/cursor channel topics (see `topic_state`).
     pub topic_states: topic_state::TopicStates,
+    /// Replay logs of the topics streams with `replay` use (see `crate::replay`).
+    pub replay: crate::replay::ReplayLogs,
     /// Static files served by Rust (see `static_files`).
     pub statics: static_files::Index,
     /// Open WebSockets by id. Read-mostly: lookups on every send.
@@ -114,6 +116,7 @@ impl Shared {
             events,
             hub: Hub::new(),
             topic_states: topic_state::TopicStates::default(),
+            replay: crate::replay::ReplayLogs::default(),
             statics,
             conns: (0..CONN_SHARDS)
                 .map(|_| RwLock::new(HashMap::new()))
@@ -184,6 +187,18 @@ impl Shared {
     /// tracked channel's state first); returns how many were reached.
     pub(crate) fn publish_local(&self, topic: &str, event: &str, data_json: Option<&str>) -> usize {
         self.topic_states.apply(topic, event, data_json);
+        if let Some(log) = self.replay.get(topic) {
+            // Sequence and delivery under the topic's lock: subscribers see them in order.
+            let mut log = log.lock();
+            let seq = log.record(event, data_json.unwrap_or("null"));
+            if self.hub.subscriber_count(topic) == 0 {
+                return 0;
+            }
+            let frame = envelope::framed_seq(topic, event, data_json, Some(seq));
+            return self.hub.for_each_subscriber(topic, |conn| {
+                conn.push(frame.clone());
+            });
+        }
         if self.hub.subscriber_count(topic) == 0 {
             return 0;
         }
@@ -422,6 +437,18 @@ impl RunningServer {
             parse,
             runtime.handle(),
         ))
+    }
+
+    /// Starts (or keeps) the replay log of `topic` with room for `size` events; from now on
+    /// its publishes carry a sequence. Returns where the log stands.
+    pub fn replay_enable(&self, topic: &str, size: usize) -> crate::replay::Position {
+        self.shared.replay.enable(topic, size)
+    }
+
+    /// The events of `topic` after `seq` as a JSON array, if the log of `epoch` still holds
+    /// them all; `None` means the client must refetch.
+    pub fn replay_since(&self, topic: &str, epoch: u64, seq: u64) -> Option<String> {
+        self.shared.replay.since(topic, epoch, seq)
     }
 
     /// The bus's counters, if one is attached.
