@@ -142,7 +142,7 @@ impl ReplayLogs {
         let size = size.clamp(1, MAX_SIZE);
         let log = {
             let mut logs = self.logs.lock();
-            let log = match logs.get(topic) {
+            match logs.get(topic) {
                 Some(log) => Arc::clone(log),
                 None => {
                     if logs.len() >= MAX_TOPICS {
@@ -153,8 +153,7 @@ impl ReplayLogs {
                     self.count.store(logs.len(), Ordering::Release);
                     log
                 }
-            };
-            log
+            }
         };
         let mut log = log.lock();
         log.size = log.size.max(size);
