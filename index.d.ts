@@ -110,14 +110,15 @@ export declare class NativeServer {
   listenNotify(pg: NativePg, channel: string, reconnectMs: number, autoReconnect: boolean, parse?: ((arg0: string, arg1: string) => void) | undefined | null): NativeNotify
   /**
    * Starts (or keeps) the replay log of `topic` with room for `size` events: from now on
-   * its envelopes carry `"seq"`. Returns `{ epoch, seq }` where the log stands.
+   * its envelopes carry `"seq"`. Resolves to `{ epoch, seq }` where the log stands; with a
+   * Redis bus the log is the shared one in Redis, and null while Redis cannot answer.
    */
-  replayEnable(topic: string, size: number): ReplayPosition
+  replayEnable(topic: string, size: number): Promise<ReplayPosition | null>
   /**
    * The events after `seq` as a JSON array of `{seq, event, data}`, or null when the log of
    * `epoch` does not hold them all (the client must refetch).
    */
-  replaySince(topic: string, epoch: string, seq: number): string | null
+  replaySince(topic: string, epoch: string, seq: number): Promise<string | null>
   /** Subscribes a socket (and grants the topic to its client). */
   subscribe(id: number, topic: string): boolean
   /** Unsubscribes a socket (and withdraws the grant). */

@@ -269,20 +269,25 @@ impl NativeServer {
     }
 
     /// Starts (or keeps) the replay log of `topic` with room for `size` events: from now on
-    /// its envelopes carry `"seq"`. Returns `{ epoch, seq }` where the log stands.
+    /// its envelopes carry `"seq"`. Resolves to `{ epoch, seq }` where the log stands; with a
+    /// Redis bus the log is the shared one in Redis, and null while Redis cannot answer.
     #[napi]
-    pub fn replay_enable(&self, topic: String, size: u32) -> napi::Result<ReplayPosition> {
-        let position = self.server()?.replay_enable(&topic, size as usize);
-        Ok(ReplayPosition {
+    pub async fn replay_enable(
+        &self,
+        topic: String,
+        size: u32,
+    ) -> napi::Result<Option<ReplayPosition>> {
+        let position = self.server()?.replay_enable(&topic, size as usize).await;
+        Ok(position.map(|position| ReplayPosition {
             epoch: realtime_core::replay::epoch_text(position.epoch),
             seq: position.seq as f64,
-        })
+        }))
     }
 
     /// The events after `seq` as a JSON array of `{seq, event, data}`, or null when the log of
     /// `epoch` does not hold them all (the client must refetch).
     #[napi]
-    pub fn replay_since(
+    pub async fn replay_since(
         &self,
         topic: String,
         epoch: String,
@@ -294,7 +299,7 @@ impl NativeServer {
         if !(seq.is_finite() && seq >= 0.0 && seq.fract() == 0.0) {
             return Ok(None);
         }
-        Ok(self.server()?.replay_since(&topic, epoch, seq as u64))
+        Ok(self.server()?.replay_since(&topic, epoch, seq as u64).await)
     }
 
     /// Subscribes a socket (and grants the topic to its client).

@@ -34,6 +34,7 @@ const notify = config.pg
 const registry = new Registry();
 registry.registerModule('feed', {
   items: live.stream((ctx, topic) => topic, async () => [], { merge: 'crud', key: 'id' }),
+  log: live.stream((ctx, topic) => topic, async () => [{ id: 'full' }], { merge: 'latest', max: 100, replay: { size: 5 } }),
   add: live((ctx, topic, item) => {
     ctx.publish(topic, 'created', { ...item, via: name });
     return true;

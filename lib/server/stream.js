@@ -279,9 +279,11 @@ function replaySize(meta) {
  * before the init function runs: events after it reach the client live, with their sequence.
  */
 async function replayOrFetch(server, ctx, fn, meta, args, req, topic, base) {
-  const position = server.replayEnable(topic, replaySize(meta));
-  if (typeof req.seq === 'number' && typeof req.epoch === 'string') {
-    const missed = server.replaySince(topic, req.epoch, req.seq);
+  // With a Redis bus both answers come from the shared log in Redis; a null position means
+  // Redis could not answer, and the stream answers without replay.
+  const position = await server.replayEnable(topic, replaySize(meta));
+  if (position && typeof req.seq === 'number' && typeof req.epoch === 'string') {
+    const missed = await server.replaySince(topic, req.epoch, req.seq);
     if (missed !== null) {
       const data = JSON.parse(missed);
       const seq = data.length > 0 ? data[data.length - 1].seq : req.seq;
@@ -289,6 +291,7 @@ async function replayOrFetch(server, ctx, fn, meta, args, req, topic, base) {
     }
   }
   return fullFetch(ctx, fn, meta, args, req, base, (payload) => {
+    if (!position) return;
     payload.seq = position.seq;
     payload.epoch = position.epoch;
   });

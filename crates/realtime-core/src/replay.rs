@@ -3,8 +3,11 @@
 //! missed, or is told to refetch (reference-protocol §9.11 fixed: never a silent gap, never
 //! a duplicate).
 //!
-//! - The sequence counts the topic's publishes from 1; every envelope of a replayed topic
-//!   carries it (`"seq":N` after `data`), so clients track it from each event.
+//! - The sequence counts the topic's publishes, starting from the microseconds since 1970
+//!   when the log was created (below 2^53, so exact in JavaScript); every envelope of a
+//!   replayed topic carries it (`"seq":N` after `data`), so clients track it from each
+//!   event. Starting from the clock means a log created again numbers above the old one, so
+//!   a connected client sees a jump (and refetches) instead of numbers it takes for old.
 //! - The epoch names one life of the log (a random 64-bit id, sent as 16 hex digits). A log
 //!   that is created again (server restart, another instance's memory, an evicted log) has
 //!   another epoch, and a client whose epoch differs refetches instead of trusting numbers
@@ -49,7 +52,7 @@ impl TopicLog {
     fn new(size: usize) -> Self {
         Self {
             epoch: new_epoch(),
-            seq: 0,
+            seq: clock_base(),
             size,
             bytes: 0,
             entries: VecDeque::new(),
@@ -78,6 +81,11 @@ impl TopicLog {
                 self.bytes -= old.event.len() + old.data.len();
             }
         }
+    }
+
+    /// Events this log keeps at most.
+    pub fn size(&self) -> usize {
+        self.size
     }
 
     pub fn position(&self) -> Position {
@@ -122,7 +130,14 @@ pub struct Position {
     pub seq: u64,
 }
 
-fn new_epoch() -> u64 {
+/// The first sequence of a new log: microseconds since 1970.
+pub fn clock_base() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_micros() as u64)
+}
+
+pub fn new_epoch() -> u64 {
     // Never 0, so a client's missing epoch never matches.
     rand::random::<u64>().max(1)
 }
@@ -218,36 +233,46 @@ mod tests {
         let logs = ReplayLogs::default();
         assert!(logs.get("t").is_none());
         let start = logs.enable("t", 3);
-        assert_eq!(start.seq, 0);
+        let b = start.seq;
+        assert!(
+            b > 1_700_000_000_000_000 && b < 1 << 53,
+            "a clock base: {b}"
+        );
         let log = logs.get("t").unwrap();
         for i in 1..=2 {
-            assert_eq!(log.lock().record("created", &format!("{{\"id\":{i}}}")), i);
+            assert_eq!(
+                log.lock().record("created", &format!("{{\"id\":{i}}}")),
+                b + i
+            );
         }
         let e = start.epoch;
-        assert_eq!(logs.since("t", e, 2).unwrap(), "[]");
+        assert_eq!(logs.since("t", e, b + 2).unwrap(), "[]");
         assert_eq!(
-            logs.since("t", e, 1).unwrap(),
-            r#"[{"seq":2,"event":"created","data":{"id":2}}]"#
+            logs.since("t", e, b + 1).unwrap(),
+            format!(
+                r#"[{{"seq":{},"event":"created","data":{{"id":2}}}}]"#,
+                b + 2
+            )
         );
-        assert_eq!(logs.since("t", e, 0).unwrap().matches("seq").count(), 2);
+        assert_eq!(logs.since("t", e, b).unwrap().matches("seq").count(), 2);
         // Another epoch, a future seq, an unknown topic: refetch.
-        assert!(logs.since("t", e ^ 1, 1).is_none());
-        assert!(logs.since("t", e, 3).is_none());
-        assert!(logs.since("u", e, 0).is_none());
+        assert!(logs.since("t", e ^ 1, b + 1).is_none());
+        assert!(logs.since("t", e, b + 3).is_none());
+        assert!(logs.since("u", e, b).is_none());
     }
 
     #[test]
     fn an_evicted_gap_means_refetch() {
         let logs = ReplayLogs::default();
-        let e = logs.enable("t", 2).epoch;
+        let Position { epoch: e, seq: b } = logs.enable("t", 2);
         let log = logs.get("t").unwrap();
         for _ in 0..5 {
             log.lock().record("e", "null");
         }
         // Holds 4 and 5: a client at 3 gets both, one at 2 needs 3, which is gone.
-        assert_eq!(logs.since("t", e, 3).unwrap().matches("seq").count(), 2);
-        assert!(logs.since("t", e, 2).is_none());
-        assert!(logs.since("t", e, 5).unwrap() == "[]");
+        assert_eq!(logs.since("t", e, b + 3).unwrap().matches("seq").count(), 2);
+        assert!(logs.since("t", e, b + 2).is_none());
+        assert!(logs.since("t", e, b + 5).unwrap() == "[]");
     }
 
     #[test]

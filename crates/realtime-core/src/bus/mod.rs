@@ -25,6 +25,7 @@
 //! `SSUBSCRIBE` / `SPUBLISH` means one subscriber connection per shard owning a channel's
 //! slot; see docs/ARCHITECTURE.md.
 
+pub mod replay;
 pub mod wire;
 
 use std::collections::HashSet;
@@ -33,7 +34,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{IntoConnectionInfo, ProtocolVersion, PushKind, Value};
+use redis::{IntoConnectionInfo, ProtocolVersion, PushKind, RedisResult, Value};
 use thiserror::Error;
 use tokio::sync::mpsc;
 
@@ -68,8 +69,9 @@ pub enum BusError {
 
 /// What the bus does with what arrives: the server.
 pub trait BusSink: Send + Sync + 'static {
-    /// A publish from another instance: deliver it to local subscribers.
-    fn deliver(&self, topic: &str, event: &str, data: &str);
+    /// A publish from another instance (or our own sequenced one coming back): deliver it
+    /// to local subscribers, with its replay sequence unless `seq` is 0.
+    fn deliver(&self, topic: &str, event: &str, data: &str, seq: u64);
     /// Local subscribers of `topic` (the subscriber task's truth).
     fn subscribers(&self, topic: &str) -> usize;
     /// A line for the server's log (`level`: 0 info, 1 warn, 2 error).
@@ -99,11 +101,26 @@ pub struct BusCounts {
     pub outages: u64,
 }
 
+/// One publish on its way to Redis (see `replay::PUBLISH` for how the parts are joined).
+struct Outgoing {
+    topic: Arc<str>,
+    head: Vec<u8>,
+    name: Vec<u8>,
+    data: Box<str>,
+    /// `Some(size)`: the topic keeps a replay log of `size` here, so Redis sequences it
+    /// (creating the shared log) and our own subscribers get it when it comes back.
+    replay: Option<usize>,
+    event: Box<str>,
+}
+
 /// A running bus. Dropping the server's runtime ends its tasks.
 pub struct Bus {
     channel: String,
     instance: InstanceId,
-    outbound: mpsc::Sender<(Arc<str>, Vec<u8>)>,
+    outbound: mpsc::Sender<Outgoing>,
+    /// For replay positions and `since` reads, connected on first use.
+    client: redis::Client,
+    queries: tokio::sync::OnceCell<ConnectionManager>,
     changes: mpsc::UnboundedSender<Arc<str>>,
     pub stats: BusStats,
     /// Set while Redis is unreachable, so an outage is logged once.
@@ -112,6 +129,8 @@ pub struct Bus {
     confirmed: parking_lot::Mutex<HashSet<Arc<str>>>,
     /// Notified whenever `confirmed` grows or the connection state changes.
     progress: tokio::sync::Notify,
+    /// The sink, for local delivery of sequenced publishes Redis could not take.
+    sink: std::sync::OnceLock<std::sync::Weak<dyn BusSink>>,
 }
 
 impl Bus {
@@ -142,12 +161,16 @@ impl Bus {
             channel: config.channel,
             instance: rand::random(),
             outbound,
+            client: client.clone(),
+            queries: tokio::sync::OnceCell::new(),
             changes,
             stats: BusStats::default(),
             down: AtomicBool::new(false),
             confirmed: parking_lot::Mutex::new(HashSet::new()),
             progress: tokio::sync::Notify::new(),
+            sink: std::sync::OnceLock::new(),
         });
+        let _ = bus.sink.set(Arc::downgrade(&sink));
         runtime.spawn(publisher(
             Arc::clone(&bus),
             Arc::clone(&sink),
@@ -168,12 +191,69 @@ impl Bus {
     }
 
     /// Relays a publish made here. Never blocks: past the queue bound it is dropped and
-    /// counted.
-    pub fn publish(&self, topic: &str, event: &str, data: &str) {
-        let payload = wire::encode(&self.instance, 0, event, data);
-        if self.outbound.try_send((Arc::from(topic), payload)).is_err() {
+    /// counted. With `replay: Some(size)` the publish is sequenced in Redis and delivered to
+    /// our own subscribers when it comes back (or, if Redis cannot take it, locally without
+    /// a sequence); otherwise the caller has delivered it locally already.
+    pub fn publish(&self, topic: &str, event: &str, data: &str, replay: Option<usize>) {
+        let flags = if replay.is_some() {
+            wire::AWAIT_ECHO
+        } else {
+            0
+        };
+        let (head, name) = wire::encode_parts(&self.instance, flags, event);
+        let outgoing = Outgoing {
+            topic: Arc::from(topic),
+            head,
+            name,
+            data: data.into(),
+            replay,
+            event: event.into(),
+        };
+        if let Err(error) = self.outbound.try_send(outgoing) {
             self.stats.publish_failed.fetch_add(1, Ordering::Relaxed);
+            let outgoing = match error {
+                mpsc::error::TrySendError::Full(o) | mpsc::error::TrySendError::Closed(o) => o,
+            };
+            self.undelivered(outgoing);
         }
+    }
+
+    /// A sequenced publish that never reached Redis still reaches our own subscribers.
+    fn undelivered(&self, outgoing: Outgoing) {
+        if outgoing.replay.is_some()
+            && let Some(sink) = self.sink.get().and_then(std::sync::Weak::upgrade)
+        {
+            sink.deliver(&outgoing.topic, &outgoing.event, &outgoing.data, 0);
+        }
+    }
+
+    async fn query_conn(&self) -> RedisResult<ConnectionManager> {
+        self.queries
+            .get_or_try_init(|| {
+                ConnectionManager::new_with_config(
+                    self.client.clone(),
+                    manager_config().set_number_of_retries(1),
+                )
+            })
+            .await
+            .cloned()
+    }
+
+    /// Where the shared replay log of `topic` stands, creating it: `(seq, epoch)`.
+    pub async fn replay_position(&self, topic: &str, size: usize) -> RedisResult<(u64, u64)> {
+        let keys = replay::keys(&self.channel, topic);
+        replay::position(&mut self.query_conn().await?, &keys, size).await
+    }
+
+    /// The shared log's entries after `seq` (see `crate::replay::TopicLog::since`).
+    pub async fn replay_since(
+        &self,
+        topic: &str,
+        epoch: u64,
+        seq: u64,
+    ) -> RedisResult<Option<String>> {
+        let keys = replay::keys(&self.channel, topic);
+        replay::since(&mut self.query_conn().await?, &keys, epoch, seq).await
     }
 
     /// The local subscriber count of `topic` changed (first subscriber or last one left).
@@ -265,7 +345,7 @@ async fn publisher(
     bus: Arc<Bus>,
     sink: Arc<dyn BusSink>,
     client: redis::Client,
-    mut queue: mpsc::Receiver<(Arc<str>, Vec<u8>)>,
+    mut queue: mpsc::Receiver<Outgoing>,
 ) {
     // Fail fast: a request during an outage makes one reconnect attempt, not a long retry
     // series during which messages would pile up and arrive late.
@@ -283,27 +363,61 @@ async fn publisher(
         let sent = batch.len() as u64;
         if bus.down.load(Ordering::Acquire) && tokio::time::Instant::now() < next_try {
             bus.stats.publish_failed.fetch_add(sent, Ordering::Relaxed);
-            batch.clear();
+            batch.drain(..).for_each(|o| bus.undelivered(o));
             continue;
         }
-        let mut pipe = redis::pipe();
-        for (topic, payload) in &batch {
-            pipe.publish(bus.channel_of(topic), payload.as_slice())
-                .ignore();
+        let pipe = publish_pipeline(&bus, &batch);
+        let mut result = pipe.query_async::<()>(&mut conn).await;
+        if matches!(&result, Err(e) if e.kind() == redis::ErrorKind::NoScriptError) {
+            // A Redis that has not seen the script (first use, restart): nothing ran.
+            result = match replay::PUBLISH_SCRIPT
+                .prepare_invoke()
+                .load_async(&mut conn)
+                .await
+            {
+                Ok(_) => pipe.query_async::<()>(&mut conn).await,
+                Err(error) => Err(error),
+            };
         }
-        batch.clear();
-        match pipe.query_async::<()>(&mut conn).await {
+        match result {
             Ok(()) => {
                 bus.stats.published.fetch_add(sent, Ordering::Relaxed);
                 bus.recovered(&*sink);
+                batch.clear();
             }
             Err(error) => {
                 bus.stats.publish_failed.fetch_add(sent, Ordering::Relaxed);
                 bus.lost(&*sink, &error);
                 next_try = tokio::time::Instant::now() + PROBE_INTERVAL;
+                batch.drain(..).for_each(|o| bus.undelivered(o));
             }
         }
     }
+}
+
+/// One `EVALSHA` of the publish script per message (see `replay::PUBLISH`).
+fn publish_pipeline(bus: &Bus, batch: &[Outgoing]) -> redis::Pipeline {
+    let hash = replay::PUBLISH_SCRIPT.get_hash();
+    let epoch = crate::replay::epoch_text(crate::replay::new_epoch());
+    let mut pipe = redis::pipe();
+    for o in batch {
+        let keys = replay::keys(&bus.channel, &o.topic);
+        pipe.cmd("EVALSHA")
+            .arg(hash)
+            .arg(3)
+            .arg(&keys[..])
+            .arg(bus.channel_of(&o.topic))
+            .arg(&o.head)
+            .arg(&o.name)
+            .arg(o.data.as_bytes())
+            .arg(replay::event_json(&o.event))
+            .arg(o.replay.unwrap_or(crate::replay::DEFAULT_SIZE))
+            .arg(replay::TTL_SECONDS)
+            .arg(&epoch)
+            .arg(if o.replay.is_some() { "1" } else { "0" })
+            .ignore();
+    }
+    pipe
 }
 
 async fn subscriber(
@@ -385,10 +499,14 @@ fn on_push(bus: &Bus, sink: &dyn BusSink, prefix: &str, push: redis::PushInfo) {
                 return;
             };
             match wire::decode(payload, MAX_MESSAGE) {
-                Ok(message) if message.origin == bus.instance => {} // our own, delivered locally
+                // Our own, delivered locally already.
+                Ok(message)
+                    if message.origin == bus.instance && message.flags & wire::AWAIT_ECHO == 0 => {}
                 Ok(message) => {
-                    bus.stats.received.fetch_add(1, Ordering::Relaxed);
-                    sink.deliver(topic, message.event, message.data);
+                    if message.origin != bus.instance {
+                        bus.stats.received.fetch_add(1, Ordering::Relaxed);
+                    }
+                    sink.deliver(topic, message.event, message.data, message.seq);
                 }
                 Err(_) => {
                     bus.stats.dropped.fetch_add(1, Ordering::Relaxed);

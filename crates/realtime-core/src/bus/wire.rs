@@ -20,6 +20,7 @@ pub type InstanceId = [u8; 8];
 #[derive(Debug, PartialEq, Eq)]
 pub struct Message<'a> {
     pub origin: InstanceId,
+    pub flags: u8,
     /// Replay sequence of the topic (0: none).
     pub seq: u64,
     pub event: &'a str,
@@ -36,6 +37,25 @@ pub enum WireError {
     Utf8,
     #[error("bus message over {0} bytes")]
     TooLarge(usize),
+}
+
+/// Flag: the origin delivers this message to its own subscribers when it comes back
+/// (a sequenced publish: local subscribers must see the sequence Redis gave it).
+pub const AWAIT_ECHO: u8 = 1;
+
+/// A message in the three parts the replay script joins around the sequence Redis gives:
+/// the header up to the sequence, then the event's length and name; the data follows.
+pub fn encode_parts(origin: &InstanceId, flags: u8, event: &str) -> (Vec<u8>, Vec<u8>) {
+    let event_len = u16::try_from(event.len()).unwrap_or(u16::MAX);
+    let event = &event.as_bytes()[..usize::from(event_len)];
+    let mut head = Vec::with_capacity(12);
+    head.extend_from_slice(MAGIC);
+    head.extend_from_slice(origin);
+    head.push(flags);
+    let mut name = Vec::with_capacity(2 + event.len());
+    name.extend_from_slice(&event_len.to_be_bytes());
+    name.extend_from_slice(event);
+    (head, name)
 }
 
 /// Encodes one message.
@@ -65,6 +85,7 @@ pub fn decode(bytes: &[u8], max_len: usize) -> Result<Message<'_>, WireError> {
         return Err(WireError::Truncated);
     }
     let origin: InstanceId = bytes[3..11].try_into().expect("8 bytes");
+    let flags = bytes[11];
     let seq = u64::from_be_bytes(bytes[12..20].try_into().expect("8 bytes"));
     let event_len = usize::from(u16::from_be_bytes([bytes[20], bytes[21]]));
     let rest = &bytes[HEADER_LEN..];
@@ -79,6 +100,7 @@ pub fn decode(bytes: &[u8], max_len: usize) -> Result<Message<'_>, WireError> {
     }
     Ok(Message {
         origin,
+        flags,
         seq,
         event,
         data,
@@ -98,10 +120,25 @@ mod tests {
             decode(&bytes, 1 << 20),
             Ok(Message {
                 origin: ID,
+                flags: 0,
                 seq: 42,
                 event: "created",
                 data: r#"{"id":1}"#
             })
+        );
+    }
+
+    #[test]
+    fn parts_join_into_a_message() {
+        let (head, name) = encode_parts(&ID, AWAIT_ECHO, "created");
+        let mut bytes = head;
+        bytes.extend_from_slice(&7u64.to_be_bytes());
+        bytes.extend_from_slice(&name);
+        bytes.extend_from_slice(b"null");
+        let message = decode(&bytes, 1024).unwrap();
+        assert_eq!(
+            (message.flags, message.seq, message.event, message.data),
+            (AWAIT_ECHO, 7, "created", "null")
         );
     }
 

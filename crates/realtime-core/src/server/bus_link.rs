@@ -12,9 +12,9 @@ use crate::bus::{Bus, BusConfig, BusError, BusSink};
 struct ServerSink(Weak<Shared>);
 
 impl BusSink for ServerSink {
-    fn deliver(&self, topic: &str, event: &str, data: &str) {
+    fn deliver(&self, topic: &str, event: &str, data: &str, seq: u64) {
         if let Some(shared) = self.0.upgrade() {
-            shared.publish_local(topic, event, Some(data));
+            shared.deliver(topic, event, Some(data), (seq != 0).then_some(seq));
         }
     }
 

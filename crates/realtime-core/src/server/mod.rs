@@ -186,6 +186,11 @@ impl Shared {
     /// Delivers an envelope to this process's subscribers of `topic` (merging it into a
     /// tracked channel's state first); returns how many were reached.
     pub(crate) fn publish_local(&self, topic: &str, event: &str, data_json: Option<&str>) -> usize {
+        if self.bus.get().is_some() {
+            // With a bus, sequences come from Redis (`deliver`); a publish that is not
+            // relayed (NOTIFY) goes out without one.
+            return self.deliver(topic, event, data_json, None);
+        }
         self.topic_states.apply(topic, event, data_json);
         if let Some(log) = self.replay.get(topic) {
             // Sequence and delivery under the topic's lock: subscribers see them in order.
@@ -203,6 +208,24 @@ impl Shared {
             return 0;
         }
         let frame = envelope::framed(topic, event, data_json);
+        self.hub.for_each_subscriber(topic, |conn| {
+            conn.push(frame.clone());
+        })
+    }
+
+    /// Delivers one publish to the local subscribers, with `seq` in the envelope if given.
+    pub(crate) fn deliver(
+        &self,
+        topic: &str,
+        event: &str,
+        data_json: Option<&str>,
+        seq: Option<u64>,
+    ) -> usize {
+        self.topic_states.apply(topic, event, data_json);
+        if self.hub.subscriber_count(topic) == 0 {
+            return 0;
+        }
+        let frame = envelope::framed_seq(topic, event, data_json, seq);
         self.hub.for_each_subscriber(topic, |conn| {
             conn.push(frame.clone());
         })
@@ -386,11 +409,21 @@ impl RunningServer {
         data_json: Option<&str>,
         relay: bool,
     ) -> usize {
-        let reached = self.shared.publish_local(topic, event, data_json);
-        if relay && let Some(bus) = self.shared.bus.get() {
-            bus.publish(topic, event, data_json.unwrap_or("null"));
+        let data = data_json.unwrap_or("null");
+        match self.shared.bus.get() {
+            Some(bus) if relay => {
+                let replay = self.shared.replay.get(topic).map(|log| log.lock().size());
+                if replay.is_some() {
+                    // Sequenced in Redis; our subscribers get it when it comes back.
+                    bus.publish(topic, event, data, replay);
+                    return self.shared.hub.subscriber_count(topic);
+                }
+                let reached = self.shared.deliver(topic, event, data_json, None);
+                bus.publish(topic, event, data, None);
+                reached
+            }
+            _ => self.shared.publish_local(topic, event, data_json),
         }
-        reached
     }
 
     /// Connects this server to the Redis bus (see `crate::bus`): publishes are relayed to
@@ -441,14 +474,48 @@ impl RunningServer {
 
     /// Starts (or keeps) the replay log of `topic` with room for `size` events; from now on
     /// its publishes carry a sequence. Returns where the log stands.
-    pub fn replay_enable(&self, topic: &str, size: usize) -> crate::replay::Position {
-        self.shared.replay.enable(topic, size)
+    ///
+    /// With a bus the log is the shared one in Redis (`crate::bus::replay`); `None` while
+    /// Redis cannot answer (the stream then answers without replay).
+    pub fn replay_enable(
+        &self,
+        topic: &str,
+        size: usize,
+    ) -> impl std::future::Future<Output = Option<crate::replay::Position>> + Send + 'static {
+        let local = self.shared.replay.enable(topic, size);
+        let bus = self.shared.bus.get().cloned();
+        let topic = topic.to_string();
+        async move {
+            let Some(bus) = bus else {
+                return Some(local);
+            };
+            match bus.replay_position(&topic, size).await {
+                Ok((seq, epoch)) => Some(crate::replay::Position { epoch, seq }),
+                Err(_) => None,
+            }
+        }
     }
 
     /// The events of `topic` after `seq` as a JSON array, if the log of `epoch` still holds
     /// them all; `None` means the client must refetch.
-    pub fn replay_since(&self, topic: &str, epoch: u64, seq: u64) -> Option<String> {
-        self.shared.replay.since(topic, epoch, seq)
+    pub fn replay_since(
+        &self,
+        topic: &str,
+        epoch: u64,
+        seq: u64,
+    ) -> impl std::future::Future<Output = Option<String>> + Send + 'static {
+        let bus = self.shared.bus.get().cloned();
+        let local = match bus {
+            None => self.shared.replay.since(topic, epoch, seq),
+            Some(_) => None,
+        };
+        let topic = topic.to_string();
+        async move {
+            match bus {
+                None => local,
+                Some(bus) => bus.replay_since(&topic, epoch, seq).await.ok().flatten(),
+            }
+        }
     }
 
     /// The bus's counters, if one is attached.
