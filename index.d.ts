@@ -131,8 +131,11 @@ export declare class NativeServer {
    * With `anchor`, the state also lives while that topic has subscribers.
    */
   trackTopic(topic: string, merge: string, key: string, anchor?: string | undefined | null): void
-  /** The tracked state of a channel topic as JSON text, or null when untracked. */
-  topicState(topic: string): string | null
+  /**
+   * The tracked state of a channel topic as JSON text, or null when untracked. With a
+   * Redis bus, a presence or cursor topic's state is every instance's, read from Redis.
+   */
+  topicState(topic: string): Promise<string | null>
   subscriberCount(topic: string): number
   connectionCount(): number
   bufferedAmount(id: number): number

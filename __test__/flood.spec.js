@@ -41,7 +41,8 @@ describe('floods from a client that never reads', () => {
     await waitFor(() => server.connections === 0);
     // Before the fix: +200 to +700 MiB, all of it kept.
     expect(peak / MiB).toBeLessThan(200);
-    await waitFor(() => rssBytes() - baseline < 80 * MiB, 5000).catch(() => {});
+    // Idle I/O threads hand freed pages back; on a loaded machine that can take a while.
+    await waitFor(() => rssBytes() - baseline < 80 * MiB, 10000).catch(() => {});
     expect((rssBytes() - baseline) / MiB).toBeLessThan(80);
   });
 

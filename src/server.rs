@@ -350,10 +350,11 @@ impl NativeServer {
         Ok(())
     }
 
-    /// The tracked state of a channel topic as JSON text, or null when untracked.
+    /// The tracked state of a channel topic as JSON text, or null when untracked. With a
+    /// Redis bus, a presence or cursor topic's state is every instance's, read from Redis.
     #[napi]
-    pub fn topic_state(&self, topic: String) -> napi::Result<Option<String>> {
-        Ok(self.server()?.topic_state_json(&topic))
+    pub async fn topic_state(&self, topic: String) -> napi::Result<Option<String>> {
+        Ok(self.server()?.topic_state_shared(&topic).await)
     }
 
     #[napi]

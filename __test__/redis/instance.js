@@ -57,7 +57,10 @@ const server = await serve({
   clientAddress: config.xff ? (headers, socket) => headers['x-forwarded-for']?.split(',').at(-1).trim() ?? socket : undefined,
   log: { info: (...a) => console.error(...a), warn: (...a) => console.error(...a), error: (...a) => console.error(...a) },
   hooks: {
-    upgrade: ({ url }) => ({ name: new URL(url, 'http://x').searchParams.get('u') ?? 'anon' }),
+    upgrade: ({ url }) => {
+      const name = new URL(url, 'http://x').searchParams.get('u') ?? 'anon';
+      return { id: name, name };
+    },
     subscribe: () => true,
     open: (ws, { platform }) => {
       bus.activate(platform);

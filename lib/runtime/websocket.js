@@ -31,8 +31,9 @@ function topicStateOf(native) {
   if (!capability) {
     capability = {
       track: (topic, { merge, key, anchor }) => native.trackTopic(topic, merge, key ?? 'id', anchor),
-      snapshot: (topic) => {
-        const json = native.topicState(topic);
+      // A promise: with a Redis bus, presence and cursors come from Redis (every instance's).
+      snapshot: async (topic) => {
+        const json = await native.topicState(topic);
         return json === null || json === undefined ? undefined : JSON.parse(json);
       },
     };

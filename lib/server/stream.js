@@ -220,7 +220,7 @@ async function afterSubscribe(env, ctx, fn, meta, args, req, topic, state) {
   const base = { topic, merge: meta.merge, key: meta.key, prepend: meta.prepend, max: meta.max };
 
   if (meta.channel) {
-    const snapshot = state?.snapshot(topic);
+    const snapshot = await state?.snapshot(topic);
     const data = snapshot !== undefined ? snapshot : meta.merge === 'set' ? null : [];
     return { ok: true, data, ...base };
   }

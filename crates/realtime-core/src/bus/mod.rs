@@ -25,6 +25,8 @@
 //! `SSUBSCRIBE` / `SPUBLISH` means one subscriber connection per shard owning a channel's
 //! slot; see docs/ARCHITECTURE.md.
 
+pub mod presence;
+mod publisher;
 pub mod replay;
 pub mod wire;
 
@@ -74,6 +76,8 @@ pub trait BusSink: Send + Sync + 'static {
     fn deliver(&self, topic: &str, event: &str, data: &str, seq: u64);
     /// Local subscribers of `topic` (the subscriber task's truth).
     fn subscribers(&self, topic: &str) -> usize;
+    /// Presence (`false`) and cursor (`true`) topics with local subscribers, for the sweep.
+    fn shared_topics(&self) -> Vec<(Arc<str>, bool)>;
     /// A line for the server's log (`level`: 0 info, 1 warn, 2 error).
     fn log(&self, level: u16, message: String);
 }
@@ -102,7 +106,7 @@ pub struct BusCounts {
 }
 
 /// One publish on its way to Redis (see `replay::PUBLISH` for how the parts are joined).
-struct Outgoing {
+pub(crate) struct Outgoing {
     topic: Arc<str>,
     head: Vec<u8>,
     name: Vec<u8>,
@@ -111,13 +115,15 @@ struct Outgoing {
     /// (creating the shared log) and our own subscribers get it when it comes back.
     replay: Option<usize>,
     event: Box<str>,
+    /// The change to the topic's shared presence/cursor state, if it is such a topic.
+    state: Option<presence::StateOp>,
 }
 
 /// A running bus. Dropping the server's runtime ends its tasks.
 pub struct Bus {
     channel: String,
     instance: InstanceId,
-    outbound: mpsc::Sender<Outgoing>,
+    outbound: mpsc::Sender<publisher::Job>,
     /// For replay positions and `since` reads, connected on first use.
     client: redis::Client,
     queries: tokio::sync::OnceCell<ConnectionManager>,
@@ -171,12 +177,13 @@ impl Bus {
             sink: std::sync::OnceLock::new(),
         });
         let _ = bus.sink.set(Arc::downgrade(&sink));
-        runtime.spawn(publisher(
+        runtime.spawn(publisher::run(
             Arc::clone(&bus),
             Arc::clone(&sink),
             client.clone(),
             outbound_rx,
         ));
+        runtime.spawn(liveness(Arc::clone(&bus), Arc::clone(&sink)));
         runtime.spawn(subscriber(Arc::clone(&bus), sink, client, changes_rx));
         Ok(bus)
     }
@@ -186,7 +193,7 @@ impl Bus {
         self.instance.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    fn channel_of(&self, topic: &str) -> String {
+    pub(crate) fn channel_of(&self, topic: &str) -> String {
         format!("{}:{}", self.channel, topic)
     }
 
@@ -194,7 +201,14 @@ impl Bus {
     /// counted. With `replay: Some(size)` the publish is sequenced in Redis and delivered to
     /// our own subscribers when it comes back (or, if Redis cannot take it, locally without
     /// a sequence); otherwise the caller has delivered it locally already.
-    pub fn publish(&self, topic: &str, event: &str, data: &str, replay: Option<usize>) {
+    pub fn publish(
+        &self,
+        topic: &str,
+        event: &str,
+        data: &str,
+        replay: Option<usize>,
+        state: Option<presence::StateOp>,
+    ) {
         let flags = if replay.is_some() {
             wire::AWAIT_ECHO
         } else {
@@ -208,18 +222,20 @@ impl Bus {
             data: data.into(),
             replay,
             event: event.into(),
+            state,
         };
-        if let Err(error) = self.outbound.try_send(outgoing) {
+        if let Err(error) = self.outbound.try_send(publisher::Job::Publish(outgoing)) {
             self.stats.publish_failed.fetch_add(1, Ordering::Relaxed);
-            let outgoing = match error {
-                mpsc::error::TrySendError::Full(o) | mpsc::error::TrySendError::Closed(o) => o,
-            };
-            self.undelivered(outgoing);
+            if let mpsc::error::TrySendError::Full(publisher::Job::Publish(o))
+            | mpsc::error::TrySendError::Closed(publisher::Job::Publish(o)) = error
+            {
+                self.undelivered(o);
+            }
         }
     }
 
     /// A sequenced publish that never reached Redis still reaches our own subscribers.
-    fn undelivered(&self, outgoing: Outgoing) {
+    pub(crate) fn undelivered(&self, outgoing: Outgoing) {
         if outgoing.replay.is_some()
             && let Some(sink) = self.sink.get().and_then(std::sync::Weak::upgrade)
         {
@@ -227,7 +243,7 @@ impl Bus {
         }
     }
 
-    async fn query_conn(&self) -> RedisResult<ConnectionManager> {
+    pub(crate) async fn query_conn(&self) -> RedisResult<ConnectionManager> {
         self.queries
             .get_or_try_init(|| {
                 ConnectionManager::new_with_config(
@@ -243,6 +259,24 @@ impl Bus {
     pub async fn replay_position(&self, topic: &str, size: usize) -> RedisResult<(u64, u64)> {
         let keys = replay::keys(&self.channel, topic);
         replay::position(&mut self.query_conn().await?, &keys, size).await
+    }
+
+    /// The shared presence (or, with `cursor`, cursor) state of `topic` as a JSON array. It
+    /// is read on the publish connection, after every publish queued here before it, so our
+    /// own joins and leaves are in it whatever Redis' speed.
+    pub async fn shared_state(&self, topic: &str, cursor: bool) -> RedisResult<String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = publisher::Job::Snapshot {
+            topic: Arc::from(topic),
+            cursor,
+            reply,
+        };
+        if self.outbound.try_send(job).is_ok()
+            && let Ok(result) = answer.await
+        {
+            return result;
+        }
+        presence::snapshot(&mut self.query_conn().await?, &self.channel, topic, cursor).await
     }
 
     /// The shared log's entries after `seq` (see `crate::replay::TopicLog::since`).
@@ -341,83 +375,35 @@ fn manager_config() -> ConnectionManagerConfig {
         .set_max_delay(5_000)
 }
 
-async fn publisher(
-    bus: Arc<Bus>,
-    sink: Arc<dyn BusSink>,
-    client: redis::Client,
-    mut queue: mpsc::Receiver<Outgoing>,
-) {
-    // Fail fast: a request during an outage makes one reconnect attempt, not a long retry
-    // series during which messages would pile up and arrive late.
-    let mut conn = connect(
-        &bus,
-        &*sink,
-        &client,
-        manager_config().set_number_of_retries(1),
-    )
-    .await;
-    let mut batch = Vec::with_capacity(PIPELINE);
-    // While Redis is down, one pipeline per PROBE_INTERVAL is tried; the rest is dropped.
-    let mut next_try = tokio::time::Instant::now();
-    while queue.recv_many(&mut batch, PIPELINE).await > 0 {
-        let sent = batch.len() as u64;
-        if bus.down.load(Ordering::Acquire) && tokio::time::Instant::now() < next_try {
-            bus.stats.publish_failed.fetch_add(sent, Ordering::Relaxed);
-            batch.drain(..).for_each(|o| bus.undelivered(o));
-            continue;
-        }
-        let pipe = publish_pipeline(&bus, &batch);
-        let mut result = pipe.query_async::<()>(&mut conn).await;
-        if matches!(&result, Err(e) if e.kind() == redis::ErrorKind::NoScriptError) {
-            // A Redis that has not seen the script (first use, restart): nothing ran.
-            result = match replay::PUBLISH_SCRIPT
-                .prepare_invoke()
-                .load_async(&mut conn)
-                .await
-            {
-                Ok(_) => pipe.query_async::<()>(&mut conn).await,
-                Err(error) => Err(error),
-            };
-        }
-        match result {
-            Ok(()) => {
-                bus.stats.published.fetch_add(sent, Ordering::Relaxed);
-                bus.recovered(&*sink);
-                batch.clear();
+/// Keeps this instance's alive key fresh, and sweeps the shared state of the channel topics
+/// watched here of entries whose instance is gone (`presence`).
+async fn liveness(bus: Arc<Bus>, sink: Arc<dyn BusSink>) {
+    let alive = format!(
+        "{}{}",
+        presence::alive_prefix(&bus.channel),
+        bus.instance_hex()
+    );
+    let mut heartbeat = tokio::time::interval(presence::HEARTBEAT);
+    let mut sweep = tokio::time::interval(presence::SWEEP);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = heartbeat.tick() => {
+                let Ok(mut conn) = bus.query_conn().await else { continue };
+                let ttl = presence::ALIVE_TTL.as_millis() as u64;
+                let _ = redis::cmd("SET").arg(&alive).arg(1).arg("PX").arg(ttl)
+                    .query_async::<()>(&mut conn).await;
             }
-            Err(error) => {
-                bus.stats.publish_failed.fetch_add(sent, Ordering::Relaxed);
-                bus.lost(&*sink, &error);
-                next_try = tokio::time::Instant::now() + PROBE_INTERVAL;
-                batch.drain(..).for_each(|o| bus.undelivered(o));
+            _ = sweep.tick() => {
+                for (topic, cursor) in sink.shared_topics() {
+                    if bus.shared_state(&topic, cursor).await.is_err() {
+                        break;
+                    }
+                }
             }
         }
     }
-}
-
-/// One `EVALSHA` of the publish script per message (see `replay::PUBLISH`).
-fn publish_pipeline(bus: &Bus, batch: &[Outgoing]) -> redis::Pipeline {
-    let hash = replay::PUBLISH_SCRIPT.get_hash();
-    let epoch = crate::replay::epoch_text(crate::replay::new_epoch());
-    let mut pipe = redis::pipe();
-    for o in batch {
-        let keys = replay::keys(&bus.channel, &o.topic);
-        pipe.cmd("EVALSHA")
-            .arg(hash)
-            .arg(3)
-            .arg(&keys[..])
-            .arg(bus.channel_of(&o.topic))
-            .arg(&o.head)
-            .arg(&o.name)
-            .arg(o.data.as_bytes())
-            .arg(replay::event_json(&o.event))
-            .arg(o.replay.unwrap_or(crate::replay::DEFAULT_SIZE))
-            .arg(replay::TTL_SECONDS)
-            .arg(&epoch)
-            .arg(if o.replay.is_some() { "1" } else { "0" })
-            .ignore();
-    }
-    pipe
 }
 
 async fn subscriber(

@@ -22,11 +22,24 @@ use redis::{RedisResult, Script};
 /// Keys live this long after the last publish or subscribe of their topic.
 pub const TTL_SECONDS: u64 = 24 * 3600;
 
-/// KEYS: seq, buf, meta. ARGV: channel, message header before the sequence, event part
-/// (length and name), data, event as JSON, size, ttl, new epoch, force (1: create the log).
-/// The data travels once; the script builds both the message and the log entry from it.
-/// Returns the sequence given (as text), or 0 for a plain publish.
+/// KEYS: seq, buf, meta, shared state (`bus::presence`). ARGV: channel, message header
+/// before the sequence, event part (length and name), data, event as JSON, size, ttl, new
+/// epoch, force (1: create the log), state op (`u` upsert, `d` delete, empty), the entry's
+/// key as JSON, our instance, our alive key and its TTL in ms (refreshed with each entry, so
+/// an entry is never older than its owner's heartbeat). The data travels once; the script builds the message, the log
+/// entry and the state entry from it. Returns the sequence given (as text), or 0 for a plain
+/// publish.
 pub const PUBLISH: &str = r#"
+if ARGV[10] == 'u' then
+  local old = redis.call('HGET', KEYS[4], ARGV[11])
+  local order = old and string.match(old, '^[^|]*|([^|]*)|')
+  if not order then order = redis.call('HINCRBY', KEYS[4], '#', 1) end
+  redis.call('HSET', KEYS[4], ARGV[11], ARGV[12] .. '|' .. order .. '|' .. ARGV[4])
+  redis.call('EXPIRE', KEYS[4], ARGV[7])
+  redis.call('SET', ARGV[13], 1, 'PX', ARGV[14])
+elseif ARGV[10] == 'd' then
+  redis.call('HDEL', KEYS[4], ARGV[11])
+end
 local has = redis.call('EXISTS', KEYS[1]) == 1
 if not has and ARGV[9] ~= '1' then
   redis.call('PUBLISH', ARGV[1], ARGV[2] .. '\0\0\0\0\0\0\0\0' .. ARGV[3] .. ARGV[4])

@@ -24,6 +24,15 @@ impl BusSink for ServerSink {
             .map_or(0, |shared| shared.hub.subscriber_count(topic))
     }
 
+    fn shared_topics(&self) -> Vec<(Arc<str>, bool)> {
+        let Some(shared) = self.0.upgrade() else {
+            return Vec::new();
+        };
+        let mut topics = shared.topic_states.shared_topics();
+        topics.retain(|(topic, _)| shared.hub.subscriber_count(topic) > 0);
+        topics
+    }
+
     fn log(&self, level: u16, message: String) {
         if let Some(shared) = self.0.upgrade() {
             shared.log(level, message);

@@ -413,13 +413,18 @@ impl RunningServer {
         match self.shared.bus.get() {
             Some(bus) if relay => {
                 let replay = self.shared.replay.get(topic).map(|log| log.lock().size());
+                let state = self
+                    .shared
+                    .topic_states
+                    .shared_kind(topic)
+                    .and_then(|cursor| crate::bus::presence::op_of(cursor, event, data));
                 if replay.is_some() {
                     // Sequenced in Redis; our subscribers get it when it comes back.
-                    bus.publish(topic, event, data, replay);
+                    bus.publish(topic, event, data, replay, state);
                     return self.shared.hub.subscriber_count(topic);
                 }
                 let reached = self.shared.deliver(topic, event, data_json, None);
-                bus.publish(topic, event, data, None);
+                bus.publish(topic, event, data, None, state);
                 reached
             }
             _ => self.shared.publish_local(topic, event, data_json),
@@ -578,6 +583,28 @@ impl RunningServer {
     /// The tracked state of `topic` as JSON text.
     pub fn topic_state_json(&self, topic: &str) -> Option<String> {
         self.shared.topic_states.snapshot(topic)
+    }
+
+    /// [`topic_state_json`](Self::topic_state_json), from Redis for a presence or cursor
+    /// topic when a bus is attached (every instance's members; see `crate::bus::presence`).
+    /// Falls back to the local state while Redis cannot answer.
+    pub fn topic_state_shared(
+        &self,
+        topic: &str,
+    ) -> impl std::future::Future<Output = Option<String>> + Send + 'static {
+        let local = self.shared.topic_states.snapshot(topic);
+        let kind = self.shared.topic_states.shared_kind(topic);
+        let bus = self.shared.bus.get().cloned();
+        let topic = topic.to_string();
+        async move {
+            match (bus, kind) {
+                (Some(bus), Some(cursor)) => match bus.shared_state(&topic, cursor).await {
+                    Ok(json) => Some(json),
+                    Err(_) => local,
+                },
+                _ => local,
+            }
+        }
     }
 
     pub fn subscriber_count(&self, topic: &str) -> usize {

@@ -31,12 +31,26 @@ struct Tracked {
 pub(crate) struct TopicStates {
     tracked: AtomicUsize,
     states: Mutex<HashMap<Arc<str>, Tracked>>,
+    /// Presence (`false`) and cursor (`true`) topics ever tracked here, kept after their
+    /// state is dropped: a member's `leave` comes after the room emptied, and a shared state
+    /// (`crate::bus::presence`) must still hear it. Bounded by `MAX_SHARED`.
+    shared: Mutex<HashMap<Arc<str>, bool>>,
 }
+
+const MAX_SHARED: usize = 100_000;
 
 impl TopicStates {
     /// Starts keeping state for `topic` (an empty list) unless it already is. With an
     /// `anchor`, the state also lives while that topic has subscribers.
     pub(crate) fn track(&self, topic: &str, options: MergeOptions, anchor: Option<&str>) {
+        use crate::merge::Strategy;
+        if matches!(options.strategy, Strategy::Presence | Strategy::Cursor) {
+            let mut shared = self.shared.lock();
+            if shared.len() >= MAX_SHARED && !shared.contains_key(topic) {
+                shared.clear(); // a cap against unbounded topic names; re-learnt on track
+            }
+            shared.insert(Arc::from(topic), options.strategy == Strategy::Cursor);
+        }
         let mut states = self.states.lock();
         match states.get_mut(topic) {
             Some(tracked) => {
@@ -67,6 +81,20 @@ impl TopicStates {
         if let Some(tracked) = states.get_mut(topic) {
             let _ = tracked.state.apply_json(event, data_json.unwrap_or("null"));
         }
+    }
+
+    /// Whether `topic` is a presence (`Some(false)`) or cursor (`Some(true)`) topic.
+    pub(crate) fn shared_kind(&self, topic: &str) -> Option<bool> {
+        self.shared.lock().get(topic).copied()
+    }
+
+    /// Every presence / cursor topic known here.
+    pub(crate) fn shared_topics(&self) -> Vec<(Arc<str>, bool)> {
+        self.shared
+            .lock()
+            .iter()
+            .map(|(t, c)| (Arc::clone(t), *c))
+            .collect()
     }
 
     /// The state as JSON text, if the topic is tracked.
