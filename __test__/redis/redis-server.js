@@ -13,9 +13,13 @@ export function freePort() {
   });
 }
 
-/** Starts `redis-server` on `port` (no persistence); resolves once it accepts commands. */
-export function startRedis(port) {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+/**
+ * Starts `redis-server` on `port`; resolves once it accepts commands. No persistence, unless
+ * `dir` is given: then every write is in an append-only file there, so a restart keeps it.
+ */
+export function startRedis(port, { dir } = {}) {
+  const persistence = dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : ['--appendonly', 'no'];
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Promise((resolve, reject) => {

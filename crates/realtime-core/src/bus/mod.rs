@@ -137,6 +137,9 @@ pub struct Bus {
     progress: tokio::sync::Notify,
     /// The sink, for local delivery of sequenced publishes Redis could not take.
     sink: std::sync::OnceLock<std::sync::Weak<dyn BusSink>>,
+    /// Replayed topics with a publish Redis could not take: their shared logs get a new
+    /// epoch once Redis is back, before anything else is published (`replay::mark_outage`).
+    tainted: parking_lot::Mutex<HashSet<Arc<str>>>,
 }
 
 impl Bus {
@@ -175,6 +178,7 @@ impl Bus {
             confirmed: parking_lot::Mutex::new(HashSet::new()),
             progress: tokio::sync::Notify::new(),
             sink: std::sync::OnceLock::new(),
+            tainted: parking_lot::Mutex::new(HashSet::new()),
         });
         let _ = bus.sink.set(Arc::downgrade(&sink));
         runtime.spawn(publisher::run(
@@ -236,9 +240,11 @@ impl Bus {
 
     /// A sequenced publish that never reached Redis still reaches our own subscribers.
     pub(crate) fn undelivered(&self, outgoing: Outgoing) {
-        if outgoing.replay.is_some()
-            && let Some(sink) = self.sink.get().and_then(std::sync::Weak::upgrade)
-        {
+        if outgoing.replay.is_none() {
+            return;
+        }
+        self.tainted.lock().insert(Arc::clone(&outgoing.topic));
+        if let Some(sink) = self.sink.get().and_then(std::sync::Weak::upgrade) {
             sink.deliver(&outgoing.topic, &outgoing.event, &outgoing.data, 0);
         }
     }

@@ -78,6 +78,13 @@ async fn send(
         batch.drain(..).for_each(|o| bus.undelivered(o));
         return;
     }
+    if let Err(error) = mark_outages(bus, conn).await {
+        bus.stats.publish_failed.fetch_add(sent, Ordering::Relaxed);
+        bus.lost(sink, &error);
+        *next_try = tokio::time::Instant::now() + PROBE_INTERVAL;
+        batch.drain(..).for_each(|o| bus.undelivered(o));
+        return;
+    }
     let pipe = publish_pipeline(bus, batch);
     let mut result = pipe.query_async::<()>(conn).await;
     if matches!(&result, Err(e) if e.kind() == redis::ErrorKind::NoScriptError) {
@@ -104,6 +111,17 @@ async fn send(
             batch.drain(..).for_each(|o| bus.undelivered(o));
         }
     }
+}
+
+/// Gives the logs of the topics whose publishes were lost a new epoch (and their sequence a
+/// jump), so no client trusts a log with a hole in it. Runs before any later publish.
+async fn mark_outages(bus: &Bus, conn: &mut ConnectionManager) -> redis::RedisResult<()> {
+    let tainted: Vec<Arc<str>> = bus.tainted.lock().iter().cloned().collect();
+    for topic in tainted {
+        replay::mark_outage(conn, &replay::keys(&bus.channel, &topic)).await?;
+        bus.tainted.lock().remove(&topic);
+    }
+    Ok(())
 }
 
 /// One `EVALSHA` of the publish script per message (see `replay::PUBLISH`).

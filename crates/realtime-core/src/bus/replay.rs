@@ -106,6 +106,35 @@ if #first == 0 or tonumber(first[2]) ~= since + 1 then return false end
 return redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[2], '+inf')
 "#;
 
+/// KEYS: seq, buf, meta. ARGV: new epoch, ttl. Marks an outage: a publish of this topic
+/// could not be sequenced (Redis was unreachable), so subscribers elsewhere may have missed
+/// it. A new epoch makes reconnecting clients refetch, and the sequence jumps to Redis'
+/// clock, so connected clients see a hole at the next event and refetch too.
+const MARK: &str = r#"
+local t = redis.call('TIME')
+redis.call('SET', KEYS[1], string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2])), 'EX', ARGV[2])
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[3], 'epoch', ARGV[1])
+redis.call('EXPIRE', KEYS[3], ARGV[2])
+return 1
+"#;
+
+static MARK_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(MARK));
+
+/// See [`MARK`].
+pub async fn mark_outage(conn: &mut ConnectionManager, keys: &[String; 3]) -> RedisResult<()> {
+    let epoch = crate::replay::epoch_text(crate::replay::new_epoch());
+    MARK_SCRIPT
+        .key(&keys[0])
+        .key(&keys[1])
+        .key(&keys[2])
+        .arg(epoch)
+        .arg(TTL_SECONDS)
+        .invoke_async::<i64>(conn)
+        .await?;
+    Ok(())
+}
+
 pub static PUBLISH_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(PUBLISH));
 static POSITION_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(POSITION));
 static SINCE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(SINCE));
