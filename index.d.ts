@@ -181,6 +181,8 @@ export interface NativeBusStats {
   instance: string
   /** Publishes sent to Redis. */
   published: number
+  /** Pipelines they went in: Redis round trips. */
+  pipelines: number
   /** Publishes that could not be sent (Redis down, queue full). */
   publishFailed: number
   /** Messages from other instances delivered here. */

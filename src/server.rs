@@ -47,6 +47,8 @@ pub struct NativeBusStats {
     pub instance: String,
     /// Publishes sent to Redis.
     pub published: f64,
+    /// Pipelines they went in: Redis round trips.
+    pub pipelines: f64,
     /// Publishes that could not be sent (Redis down, queue full).
     pub publish_failed: f64,
     /// Messages from other instances delivered here.
@@ -484,6 +486,7 @@ impl NativeServer {
                 Some(NativeBusStats {
                     instance: server.bus_instance().unwrap_or_default(),
                     published: counts.published as f64,
+                    pipelines: counts.pipelines as f64,
                     publish_failed: counts.publish_failed as f64,
                     received: counts.received as f64,
                     dropped: counts.dropped as f64,

@@ -1,6 +1,7 @@
 // Shared by the two benchmark servers: the stdin command loop and the workload, so both
 // servers do exactly the same work. Commands (one per line):
 //   publish <count> <payloadBytes>   publish <count> envelopes on topic "bench", 100 per tick
+//   stats                            print `STATS <json>` (bus counters, native only)
 //   quit                             exit
 
 import { createInterface } from 'node:readline';
@@ -20,11 +21,12 @@ function publishMany(count, payloadBytes, publish) {
   chunk();
 }
 
-export function commandLoop({ publish, quit }) {
+export function commandLoop({ publish, quit, stats }) {
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {
     const [command, a, b] = line.trim().split(/\s+/);
     if (command === 'publish') publishMany(Number(a), Number(b), publish);
+    else if (command === 'stats') stats?.();
     else if (command === 'quit') quit();
   });
 }

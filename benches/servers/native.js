@@ -16,7 +16,13 @@ const server = await serve({
     },
   },
 });
+// BUS_URL (+ BUS_CHANNEL): join the instances on that Redis (benches/cross-instance.js).
+if (process.env.BUS_URL) {
+  const { createPubSubBus, createRedis } = await import('../../lib/redis/index.js');
+  createPubSubBus(createRedis({ url: process.env.BUS_URL }), { channel: process.env.BUS_CHANNEL }).activate(server.platform);
+}
 commandLoop({
+  stats: () => console.log('STATS ' + JSON.stringify(server.stats().bus ?? null)),
   publish: (data) => server.platform.publish(TOPIC, 'created', data),
   quit: () => server.close().then(() => process.exit(0)),
 });

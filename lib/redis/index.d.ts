@@ -26,6 +26,8 @@ export interface BusStats {
   /** This instance's id on the bus (16 hex digits). */
   instance: string;
   published: number;
+  /** Pipelines those publishes went in (Redis round trips). */
+  pipelines: number;
   /** Publishes not sent (Redis down, queue full). */
   publishFailed: number;
   /** Messages from other instances delivered here. */

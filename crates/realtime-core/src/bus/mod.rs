@@ -86,6 +86,8 @@ pub trait BusSink: Send + Sync + 'static {
 #[derive(Debug, Default)]
 pub struct BusStats {
     pub published: AtomicU64,
+    /// Pipelines sent: Redis round trips for `published` publishes.
+    pub pipelines: AtomicU64,
     /// Not sent: the queue was full or Redis failed the pipeline.
     pub publish_failed: AtomicU64,
     pub received: AtomicU64,
@@ -99,6 +101,7 @@ pub struct BusStats {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BusCounts {
     pub published: u64,
+    pub pipelines: u64,
     pub publish_failed: u64,
     pub received: u64,
     pub dropped: u64,
@@ -325,6 +328,7 @@ impl Bus {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         BusCounts {
             published: load(&self.stats.published),
+            pipelines: load(&self.stats.pipelines),
             publish_failed: load(&self.stats.publish_failed),
             received: load(&self.stats.received),
             dropped: load(&self.stats.dropped),

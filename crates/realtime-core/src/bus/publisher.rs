@@ -101,6 +101,7 @@ async fn send(
     match result {
         Ok(()) => {
             bus.stats.published.fetch_add(sent, Ordering::Relaxed);
+            bus.stats.pipelines.fetch_add(1, Ordering::Relaxed);
             bus.recovered(sink);
             batch.clear();
         }
