@@ -53,15 +53,19 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
   /** User data of accepted upgrades, waiting for their `OPEN`. */
   const accepted = new Map();
 
+  let addressWarned = false;
   function upgrade(id, request) {
-    let remoteAddress;
+    let remoteAddress = request.remoteAddress;
     try {
       // Behind a proxy, the client's address comes from a header (ADDRESS_HEADER/XFF_DEPTH).
-      remoteAddress = clientAddress ? clientAddress(request.headers, request.remoteAddress) : request.remoteAddress;
+      if (clientAddress) remoteAddress = clientAddress(request.headers, request.remoteAddress);
     } catch (error) {
-      log.error('[svelte-realtime] upgrade refused: no client address:', error);
-      getNative().resolveUpgrade(id, 400);
-      return;
+      // A request that did not come through the proxy (a health probe, a misconfiguration):
+      // keep the socket's address, which is the proxy's or the peer's, never a spoofed one.
+      if (!addressWarned) {
+        addressWarned = true;
+        log.warn(`[svelte-realtime] WebSocket upgrade without the client address header (${error?.message ?? error}); using the socket address ${request.remoteAddress}. Logged once.`);
+      }
     }
     const ctx = {
       headers: request.headers,
