@@ -173,6 +173,18 @@ export declare class NativeServer {
   /** Releases the event callback and the I/O threads. Call after `Stopped`. Idempotent. */
   dispose(): void
   stats(): NativeStats
+  /** Makes this server reachable from worker threads; returns the key they attach with. */
+  share(): number
+  /**
+   * A worker thread's handle on the server shared under `key`, as worker `index` (1..=64):
+   * `onEvents` and `batchBuffer` as for the constructor, called on this thread.
+   */
+  static attachWorker(key: number, index: number, onEvents: (arg: number | Buffer) => void, batchBuffer: Buffer): NativeServer
+  /**
+   * Detaches worker `index` from the main thread's handle (the worker died without
+   * disposing): its sockets close with 1011. False if it was not attached.
+   */
+  detachWorker(index: number): boolean
 }
 
 /** Counters of the Redis bus. */

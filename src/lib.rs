@@ -21,6 +21,7 @@ mod options;
 mod postgres;
 mod redis_client;
 mod server;
+mod workers;
 
 /// The runtime of the addon's promises (Redis and Postgres helpers): one thread, apart from
 /// each server's own I/O runtime, because this work is a few round trips, not a hot path.

@@ -71,14 +71,16 @@ pub struct ReplayPosition {
 /// A running server. Create it with options and an event callback; it listens at once.
 #[napi]
 pub struct NativeServer {
-    server: Option<RunningServer>,
-    events: Arc<EventQueue>,
-    port: u16,
-    address: String,
+    pub(crate) server: Option<Arc<RunningServer>>,
+    pub(crate) events: Arc<EventQueue>,
+    pub(crate) port: u16,
+    pub(crate) address: String,
+    /// For a worker thread's handle (`workers.rs`): its index, detached on `dispose`.
+    pub(crate) worker: Option<usize>,
 }
 
 /// Smallest batch buffer accepted: room for a batch of ordinary events.
-const MIN_BATCH_BUFFER: usize = 64 * 1024;
+pub(crate) const MIN_BATCH_BUFFER: usize = 64 * 1024;
 
 fn id_of(id: i64) -> u64 {
     id.max(0) as u64
@@ -136,14 +138,15 @@ impl NativeServer {
         Ok(Self {
             port: addr.port(),
             address: addr.ip().to_string(),
-            server: Some(server),
+            server: Some(Arc::new(server)),
             events,
+            worker: None,
         })
     }
 
-    fn server(&self) -> napi::Result<&RunningServer> {
+    pub(crate) fn server(&self) -> napi::Result<&RunningServer> {
         self.server
-            .as_ref()
+            .as_deref()
             .ok_or_else(|| napi::Error::from_reason("the server has been disposed"))
     }
 
@@ -470,12 +473,15 @@ impl NativeServer {
     #[napi]
     pub fn dispose(&mut self) {
         self.events.clear_waker();
+        if let (Some(server), Some(index)) = (&self.server, self.worker) {
+            server.detach_worker(index);
+        }
         self.server.take();
     }
 
     #[napi]
     pub fn stats(&self) -> NativeStats {
-        let stats = self.server.as_ref().map(RunningServer::stats);
+        let stats = self.server.as_deref().map(RunningServer::stats);
         NativeStats {
             connections: stats.map_or(0, |s| s.connections as u32),
             topics: stats.map_or(0, |s| s.topics as u32),

@@ -45,7 +45,7 @@ export const NATIVE_SERVER = Symbol.for('svelte-realtime.nativeServer');
  * @param {Map<number, import('./websocket.js').ServerWebSocket>} connections
  * @param {ReturnType<typeof import('./outbound.js').createOutbound>} outbound
  */
-export function createPlatform(getNative, connections, outbound) {
+export function createPlatform(getNative, connections, outbound, isShared = () => false) {
   const platform = {
     /**
      * Sends `{topic, event, data}` to every subscriber of `topic`, the publishing socket
@@ -93,9 +93,9 @@ export function createPlatform(getNative, connections, outbound) {
       return getNative().subscriberCount(topic);
     },
 
-    /** Number of open WebSockets in this process. */
+    /** Number of open WebSockets in this process (every runner's, with worker threads). */
     get connections() {
-      return connections.size;
+      return isShared() ? getNative().connectionCount() : connections.size;
     },
 
     /** Helpers bound to one topic. */

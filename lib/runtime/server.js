@@ -11,6 +11,7 @@ import { createHttpBridge } from './http.js';
 import { createInflight } from './inflight.js';
 import { createOutbound } from './outbound.js';
 import { BATCH_BUFFER_BYTES } from './batch.js';
+import { READY, spawnWorkers, workerAttachment } from './workers.js';
 
 /** Servers that listen for SIGTERM/SIGINT, so one signal closes them all. */
 const signalled = new Set();
@@ -54,10 +55,13 @@ export class RealtimeServer {
   #inflight;
   #outbound;
   #log;
+  #worker;
+  #workers = null;
 
   /** @internal */
-  constructor({ nativeServer, platform, connections, shutdownTimeout, stopped, drained, inflight, outbound, log }) {
+  constructor({ nativeServer, platform, connections, shutdownTimeout, stopped, drained, inflight, outbound, log, worker = 0 }) {
     this.#native = nativeServer;
+    this.#worker = worker;
     this.#connections = connections;
     this.#shutdownTimeout = shutdownTimeout;
     this.#stopped = stopped;
@@ -79,9 +83,46 @@ export class RealtimeServer {
     return `http://${host.includes(':') ? `[${host}]` : host}:${this.port}`;
   }
 
-  /** Open WebSockets. */
+  /** Open WebSockets, every runner's (the main thread and its worker threads). */
   get connections() {
-    return this.#connections.size;
+    return this.#workers || this.#worker !== 0 ? this.#native.connectionCount() : this.#connections.size;
+  }
+
+  /** This runner: 0 for the main thread, 1.. for a worker thread. */
+  get worker() {
+    return this.#worker;
+  }
+
+  /**
+   * Starts worker threads that run `module` and attach to this server (see
+   * `lib/runtime/workers.js`): `count` runners in all, this thread included. `module` calls
+   * `serve({ attach: true, hooks, fetch })` with the same hooks.
+   * @param {string | URL} module
+   * @param {number} count
+   * @param {{ workerData?: object }} [options]
+   */
+  spawnWorkers(module, count, options = {}) {
+    if (this.#worker !== 0) throw new Error('spawnWorkers() is for the main thread\'s server');
+    if (this.#workers) throw new Error('workers are running already');
+    this.#workers = spawnWorkers({ native: this.#native, module, count, workerData: options.workerData, log: this.#log });
+    return this.#workers;
+  }
+
+  /** Whether worker threads share this server (then counts are every runner's). */
+  get sharing() {
+    return this.#workers !== null || this.#worker !== 0;
+  }
+
+  /** @internal A worker thread: drain and detach when the main thread shuts the server down. */
+  followShutdown() {
+    this.#closing = this.#drained
+      .then(() => this.#inflight.idle(this.#shutdownTimeout * 1000))
+      .then(() => {
+        this.#outbound.flush();
+        this.#native.finishShutdown();
+        return this.#stopped;
+      })
+      .then(() => this.#native.dispose());
   }
 
   /**
@@ -100,7 +141,14 @@ export class RealtimeServer {
    * the same promise.
    */
   close() {
+    if (this.#worker !== 0) {
+      // A worker leaves: its sockets close with 1011, the server keeps running.
+      this.#outbound.flush();
+      this.#native.dispose();
+      return Promise.resolve();
+    }
     if (!this.#closing) {
+      this.#workers?.halt();
       const timeoutMs = this.#shutdownTimeout * 1000;
       const deadline = Date.now() + timeoutMs;
       this.#native.shutdown(timeoutMs);
@@ -114,9 +162,10 @@ export class RealtimeServer {
           this.#outbound.flush();
           this.#native.finishShutdown();
         });
-      this.#closing = this.#stopped.then(() => {
+      this.#closing = this.#stopped.then(async () => {
         this.#native.dispose();
         unwatchSignals(this);
+        await this.#workers?.stop();
       });
     }
     return this.#closing;
@@ -133,7 +182,11 @@ export class RealtimeServer {
  * @returns {Promise<RealtimeServer>}
  */
 export async function serve(options = {}) {
-  const opts = normalizeOptions(options);
+  // `attach: true` in a thread started by `spawnWorkers`: join the main thread's server.
+  const attach = options.attach === true ? workerAttachment() : options.attach || null;
+  if (options.attach === true && !attach) throw new Error('serve({ attach: true }) runs in a worker thread started by spawnWorkers()');
+  const { attach: _attach, ...rest } = options;
+  const opts = normalizeOptions(rest);
   const { NativeServer } = native();
   const hooks = await loadHooks(opts.hooks, opts.log);
   // The client's address behind a proxy needs the upgrade's headers: hear every upgrade.
@@ -143,7 +196,8 @@ export async function serve(options = {}) {
   let nativeServer;
   const getNative = () => nativeServer;
   const outbound = createOutbound(getNative);
-  const platform = createPlatform(getNative, connections, outbound);
+  let server;
+  const platform = createPlatform(getNative, connections, outbound, () => Boolean(attach) || server?.sharing === true);
   const http = createHttpBridge({
     getNative,
     handler: opts.fetch,
@@ -177,12 +231,11 @@ export async function serve(options = {}) {
   // The addon calls `dispatch` asynchronously (never during this constructor), so
   // `nativeServer` is assigned before the first event is handled.
   const batchBuffer = Buffer.allocUnsafeSlow(BATCH_BUFFER_BYTES);
-  nativeServer = new NativeServer(
-    nativeOptions(opts, hooks),
-    (batch) => dispatch(typeof batch === 'number' ? batchBuffer.subarray(0, batch) : batch),
-    batchBuffer,
-  );
-  const server = new RealtimeServer({
+  const onEvents = (batch) => dispatch(typeof batch === 'number' ? batchBuffer.subarray(0, batch) : batch);
+  nativeServer = attach
+    ? NativeServer.attachWorker(attach.key, attach.index, onEvents, batchBuffer)
+    : new NativeServer(nativeOptions(opts, hooks), onEvents, batchBuffer);
+  server = new RealtimeServer({
     nativeServer,
     platform,
     connections,
@@ -192,7 +245,13 @@ export async function serve(options = {}) {
     inflight,
     outbound,
     log: opts.log,
+    worker: attach ? attach.index : 0,
   });
-  if (opts.signals) watchSignals(server);
+  if (attach) {
+    server.followShutdown();
+    // Tell the main thread this worker serves now (spawnWorkers' `ready()`).
+    const { parentPort } = await import('node:worker_threads');
+    parentPort?.postMessage({ [READY]: attach.index });
+  } else if (opts.signals) watchSignals(server);
   return server;
 }

@@ -11,6 +11,8 @@
 // The platform comes from `setCronPlatform(platform)` or, failing that, the first RPC
 // handled. Errors go to the `onCronError` handler, else to the log.
 
+import { isMainThread, workerData } from 'node:worker_threads';
+
 import { mark } from './meta.js';
 
 const FIELDS = [
@@ -135,8 +137,13 @@ export function tickCron(now = new Date()) {
   for (const [path, job] of jobs) if (job.matches(now)) runJob(path, job);
 }
 
+/** A worker thread started by the runtime's `spawnWorkers` (lib/runtime/workers.js). */
+const inSharedWorker = !isMainThread && Boolean(workerData?.['svelte-realtime:attach']);
+
 function schedule() {
   if (timer || jobs.size === 0) return;
+  // In a worker thread of a shared server the main thread runs the jobs: once per tick.
+  if (inSharedWorker) return;
   const now = Date.now();
   const nextMinute = Math.floor(now / 60_000) * 60_000 + 60_000;
   timer = setTimeout(() => {
@@ -151,6 +158,11 @@ function schedule() {
 export function addCronJob(path, meta) {
   jobs.set(path, { matches: meta.matches, topic: meta.topic, fn: meta.fn });
   schedule();
+}
+
+/** Whether a timer is armed for the jobs (tests). */
+export function cronScheduled() {
+  return timer !== null;
 }
 
 /** Removes every job (registry cleared: server-side HMR re-registers). */

@@ -98,6 +98,8 @@ pub struct Conn {
     pinged_for_ms: AtomicU64,
     /// When a close handshake in progress gives up (`NEVER`: none).
     close_deadline_ms: AtomicU64,
+    /// The JavaScript worker that hears this socket's events (`super::workers`).
+    pub(crate) worker: super::workers::Assigned,
 }
 
 impl Subscriber for Arc<Conn> {
@@ -112,6 +114,7 @@ impl Conn {
         max_backpressure: usize,
         close_on_backpressure: bool,
         dropped_total: Arc<AtomicU64>,
+        worker: super::workers::Assigned,
     ) -> Self {
         Self {
             id,
@@ -124,7 +127,13 @@ impl Conn {
             last_inbound_ms: AtomicU64::new(Clock.now_ms()),
             pinged_for_ms: AtomicU64::new(NEVER),
             close_deadline_ms: AtomicU64::new(NEVER),
+            worker,
         }
+    }
+
+    /// The event queue of this socket's worker.
+    pub(crate) fn events<'a>(&'a self, shared: &'a Shared) -> &'a Arc<crate::EventQueue> {
+        self.worker.queue(&shared.events)
     }
 
     /// Queues a data frame, applying the backpressure policy.
@@ -309,7 +318,7 @@ impl Conn {
     /// Queues the `Close` event unless it was queued already.
     pub(crate) fn report_close(&self, shared: &Shared, code: u16, reason: &str) {
         if !self.reported.swap(true, Ordering::AcqRel) {
-            shared.events.push(Event::Close {
+            self.events(shared).push(Event::Close {
                 id: self.id,
                 code,
                 reason: Bytes::copy_from_slice(reason.as_bytes()),

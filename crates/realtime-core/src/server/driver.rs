@@ -288,7 +288,9 @@ impl Driver {
     fn all_written(&mut self) {
         self.set_stalled(false);
         if self.shared.config.hooks.drain && self.conn.outbox.take_drain() {
-            self.shared.events.push(Event::Drain { id: self.conn.id });
+            self.conn
+                .events(&self.shared)
+                .push(Event::Drain { id: self.conn.id });
         }
     }
 
@@ -450,8 +452,9 @@ impl Driver {
 
     /// Queues a client-driven event, or parks it until the inbound budget has room.
     fn queue(&mut self, event: Event) {
-        if let Err(event) = self.shared.events.try_push_budgeted(event) {
-            let events = Arc::clone(&self.shared.events);
+        let queue = self.conn.events(&self.shared);
+        if let Err(event) = queue.try_push_budgeted(event) {
+            let events = Arc::clone(queue);
             self.waiting = Some(Box::pin(async move { events.push_budgeted(event).await }));
         }
     }

@@ -32,6 +32,7 @@ use tokio::time::Instant;
 use super::Shared;
 use super::http::{Body, full, headers_json, request_url, text};
 use crate::ConnId;
+use crate::EventQueue;
 use crate::events::Event;
 
 /// Body chunks a response may have queued before the handler must wait for `HttpDrain`.
@@ -79,6 +80,8 @@ pub(crate) struct Pending {
     head: Option<oneshot::Sender<Answer>>,
     body: Option<mpsc::Sender<Bytes>>,
     drain_wanted: Arc<AtomicBool>,
+    /// The JavaScript worker handling it (its load lasts as long as this entry).
+    pub(crate) worker: super::workers::Assigned,
 }
 
 fn answer(shared: &Shared, id: ConnId, answer: Answer) -> bool {
@@ -146,6 +149,7 @@ pub(crate) fn respond_whole(shared: &Shared, id: ConnId, response: HttpResponse)
 /// Reports an abort and forgets the request if it is dropped before its head was sent.
 struct AbortGuard {
     shared: Arc<Shared>,
+    events: Arc<EventQueue>,
     id: ConnId,
     armed: bool,
 }
@@ -154,7 +158,7 @@ impl Drop for AbortGuard {
     fn drop(&mut self) {
         if self.armed {
             self.shared.pending_http.lock().remove(&self.id);
-            self.shared.events.push(Event::HttpAborted { id: self.id });
+            self.events.push(Event::HttpAborted { id: self.id });
         }
     }
 }
@@ -164,6 +168,7 @@ struct ResponseBody {
     rx: mpsc::Receiver<Bytes>,
     drain_wanted: Arc<AtomicBool>,
     shared: Arc<Shared>,
+    events: Arc<EventQueue>,
     id: ConnId,
     finished: bool,
 }
@@ -179,7 +184,7 @@ impl hyper::body::Body for ResponseBody {
         match self.rx.poll_recv(cx) {
             Poll::Ready(Some(chunk)) => {
                 if self.drain_wanted.swap(false, Ordering::AcqRel) {
-                    self.shared.events.push(Event::HttpDrain { id: self.id });
+                    self.events.push(Event::HttpDrain { id: self.id });
                 }
                 Poll::Ready(Some(Ok(Frame::data(chunk))))
             }
@@ -195,7 +200,7 @@ impl hyper::body::Body for ResponseBody {
 impl Drop for ResponseBody {
     fn drop(&mut self) {
         if !self.finished && self.shared.pending_http.lock().remove(&self.id).is_some() {
-            self.shared.events.push(Event::HttpAborted { id: self.id });
+            self.events.push(Event::HttpAborted { id: self.id });
         }
     }
 }
@@ -247,6 +252,7 @@ fn read_deadline(idle: std::time::Duration, deadline: Option<Instant>) -> Option
 /// Reads the request body into `HttpBody` events; reports a failure through `failed`.
 async fn pump_body(
     shared: Arc<Shared>,
+    events: Arc<EventQueue>,
     id: ConnId,
     mut body: Incoming,
     limit: usize,
@@ -273,19 +279,16 @@ async fn pump_body(
                 if total > limit {
                     break BodyFailure::TooLarge;
                 }
-                shared
-                    .events
-                    .push_budgeted(Event::HttpBody { id, chunk })
-                    .await;
+                events.push_budgeted(Event::HttpBody { id, chunk }).await;
             }
             Some(Err(_)) => break BodyFailure::Broken,
             None => {
-                shared.events.push(Event::HttpBodyEnd { id, code: 0 });
+                events.push(Event::HttpBodyEnd { id, code: 0 });
                 return;
             }
         }
     };
-    shared.events.push(Event::HttpBodyEnd {
+    events.push(Event::HttpBodyEnd {
         id,
         code: failure.status().as_u16(),
     });
@@ -330,22 +333,25 @@ pub(crate) async fn to_handler(
     let (head_tx, head_rx) = oneshot::channel();
     let (body_tx, body_rx) = mpsc::channel(RESPONSE_CHUNKS);
     let drain_wanted = Arc::new(AtomicBool::new(false));
+    let worker = shared.workers.assign();
+    let events = Arc::clone(worker.queue(&shared.events));
     shared.pending_http.lock().insert(
         id,
         Pending {
             head: Some(head_tx),
             body: Some(body_tx),
             drain_wanted: Arc::clone(&drain_wanted),
+            worker,
         },
     );
     let mut guard = AbortGuard {
         shared: Arc::clone(shared),
+        events: Arc::clone(&events),
         id,
         armed: true,
     };
     // Client-driven, so it takes its bytes from the inbound budget like messages do.
-    shared
-        .events
+    events
         .push_budgeted(Event::HttpRequest {
             id,
             head: Value::Object(head).to_string(),
@@ -355,9 +361,14 @@ pub(crate) async fn to_handler(
     let (failed_tx, failed_rx) = oneshot::channel::<BodyFailure>();
     if has_body {
         let body = req.into_body();
-        shared
-            .tracker
-            .spawn(pump_body(Arc::clone(shared), id, body, limit, failed_tx));
+        shared.tracker.spawn(pump_body(
+            Arc::clone(shared),
+            Arc::clone(&events),
+            id,
+            body,
+            limit,
+            failed_tx,
+        ));
     } else {
         drop(failed_tx);
     }
@@ -383,6 +394,7 @@ pub(crate) async fn to_handler(
             rx: body_rx,
             drain_wanted,
             shared: Arc::clone(shared),
+            events,
             id,
             finished: false,
         }

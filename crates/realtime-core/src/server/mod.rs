@@ -19,6 +19,7 @@ mod static_files;
 mod sweeper;
 mod topic_state;
 mod upgrade;
+pub mod workers;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -29,7 +30,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use thiserror::Error;
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -78,6 +79,8 @@ pub(crate) struct Shared {
     /// The clock of connection timestamps (idle, close deadlines).
     pub clock: connection::Clock,
     pub events: Arc<EventQueue>,
+    /// Worker threads' event queues, attached at run time (`workers`).
+    pub workers: workers::Workers,
     pub hub: Hub<Arc<Conn>>,
     /// State of presence/cursor channel topics (see `topic_state`).
     pub topic_states: topic_state::TopicStates,
@@ -104,7 +107,8 @@ pub(crate) struct Shared {
     /// One token per socket still reading; shutdown waits for all of them to pause.
     readers: TaskTracker,
     /// Notified by the hook runner when its in-flight handlers are done (`finish_shutdown`).
-    handlers_done: Notify,
+    /// One permit per hook runner (main thread and each worker) done at `Drained`.
+    handlers_done: tokio::sync::Semaphore,
     /// The Redis bus, once attached (`attach_bus`).
     pub bus: OnceLock<Arc<Bus>>,
 }
@@ -114,6 +118,7 @@ impl Shared {
         Self {
             clock: connection::Clock,
             events,
+            workers: workers::Workers::default(),
             hub: Hub::new(),
             topic_states: topic_state::TopicStates::default(),
             replay: crate::replay::ReplayLogs::default(),
@@ -131,7 +136,7 @@ impl Shared {
             shutdown_started: std::sync::atomic::AtomicBool::new(false),
             tracker: TaskTracker::new(),
             readers: TaskTracker::new(),
-            handlers_done: Notify::new(),
+            handlers_done: tokio::sync::Semaphore::new(0),
             bus: OnceLock::new(),
             config,
         }
@@ -313,6 +318,11 @@ impl RunningServer {
             runtime: Some(runtime),
             local_addr,
         })
+    }
+
+    /// The inbound budget of one hook runner's queue (`inboundQueueBytes`).
+    pub fn inbound_queue_bytes(&self) -> usize {
+        self.shared.config.inbound_queue_bytes
     }
 
     /// The address the server listens on (with the real port when `port` was 0).
@@ -523,6 +533,31 @@ impl RunningServer {
         }
     }
 
+    /// Attaches a JavaScript worker thread's event queue as worker `index` (1..=64): from now
+    /// on new sockets and requests may be given to it (see `workers`). False if the index is
+    /// taken or out of range.
+    pub fn attach_worker(&self, index: usize, queue: Arc<EventQueue>) -> bool {
+        self.shared.workers.attach(index, queue)
+    }
+
+    /// Detaches worker `index` (it exited or crashed): its sockets close with 1011 and its
+    /// HTTP requests in flight are answered 503; new work goes to the others.
+    pub fn detach_worker(&self, index: usize) -> bool {
+        if !self.shared.workers.detach(index) {
+            return false;
+        }
+        for conn in self.shared.all_conns() {
+            if conn.worker.index() == index {
+                conn.start_close(1011, "Worker exited", false);
+            }
+        }
+        self.shared
+            .pending_http
+            .lock()
+            .retain(|_, pending| pending.worker.index() != index);
+        true
+    }
+
     /// The bus's counters, if one is attached.
     pub fn bus_counts(&self) -> Option<BusCounts> {
         self.shared.bus.get().map(|bus| bus.counts())
@@ -675,14 +710,21 @@ impl RunningServer {
     /// The hook runner has finished the handlers it had in flight at [`Event::Drained`]:
     /// shutdown goes on to close the sockets (it would after the timeout anyway).
     pub fn finish_shutdown(&self) {
-        self.shared.handlers_done.notify_one();
+        self.shared.handlers_done.add_permits(1);
     }
 
     pub fn stats(&self) -> Stats {
         Stats {
             connections: self.connection_count(),
             topics: self.shared.hub.topic_count(),
-            inbound_queue_bytes: self.shared.events.budget_in_use(),
+            inbound_queue_bytes: self.shared.events.budget_in_use()
+                + self
+                    .shared
+                    .workers
+                    .queues()
+                    .iter()
+                    .map(|q| q.budget_in_use())
+                    .sum::<usize>(),
             dropped_messages: self.shared.dropped.load(Ordering::Relaxed),
         }
     }

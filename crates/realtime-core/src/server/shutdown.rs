@@ -39,8 +39,14 @@ pub(crate) async fn run(shared: Arc<Shared>, timeout: Duration) {
     shared.for_each_conn(|conn| conn.outbox.notify());
     shared.readers.close();
     let _ = timeout_at(deadline, shared.readers.wait()).await;
+    // Every hook runner (the main thread and each worker) finishes its handlers in flight.
+    let workers = shared.workers.queues();
     shared.events.push(Event::Drained);
-    let _ = timeout_at(deadline, shared.handlers_done.notified()).await;
+    for queue in &workers {
+        queue.push(Event::Drained);
+    }
+    let runners = 1 + workers.len() as u32;
+    let _ = timeout_at(deadline, shared.handlers_done.acquire_many(runners)).await;
 
     for conn in shared.all_conns() {
         conn.start_close(1001, "Server shutting down", false);
@@ -69,6 +75,9 @@ pub(crate) async fn run(shared: Arc<Shared>, timeout: Duration) {
     for conn in shared.all_conns() {
         shared.remove_conn(conn.id);
         conn.report_close(&shared, 1006, "");
+    }
+    for queue in shared.workers.queues() {
+        queue.push(Event::Stopped);
     }
     shared.events.push(Event::Stopped);
 }

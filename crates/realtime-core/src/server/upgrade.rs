@@ -63,6 +63,7 @@ fn header_str<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
 /// Removes the pending entry and reports an abort unless the upgrade went through.
 struct Pending {
     shared: Arc<Shared>,
+    events: Arc<crate::EventQueue>,
     id: ConnId,
     asked: bool,
     handed_over: bool,
@@ -72,9 +73,7 @@ impl Drop for Pending {
     fn drop(&mut self) {
         if self.asked && !self.handed_over {
             self.shared.pending_upgrades.lock().remove(&self.id);
-            self.shared
-                .events
-                .push(Event::UpgradeAborted { id: self.id });
+            self.events.push(Event::UpgradeAborted { id: self.id });
         }
     }
 }
@@ -113,15 +112,18 @@ pub(crate) async fn handle(
     }
 
     let id = shared.next_id();
+    // The JavaScript worker of this socket, from its upgrade hook to its close.
+    let worker = shared.workers.assign();
     let mut pending = Pending {
         shared: Arc::clone(&shared),
+        events: Arc::clone(worker.queue(&shared.events)),
         id,
         asked: false,
         handed_over: false,
     };
     if shared.config.hooks.upgrade {
         pending.asked = true;
-        match ask_runner(&shared, id, request_json(&req, remote)).await {
+        match ask_runner(&shared, &pending.events, id, request_json(&req, remote)).await {
             Outcome::Decided(UpgradeDecision::Accept) => {}
             Outcome::Decided(UpgradeDecision::Reject(status)) => {
                 let status = StatusCode::from_u16(status)
@@ -164,7 +166,9 @@ pub(crate) async fn handle(
         let shared = task_shared;
         let Ok(upgraded) = on_upgrade.await else {
             if asked {
-                shared.events.push(Event::UpgradeAborted { id });
+                worker
+                    .queue(&shared.events)
+                    .push(Event::UpgradeAborted { id });
             }
             return;
         };
@@ -173,9 +177,10 @@ pub(crate) async fn handle(
             shared.config.max_backpressure,
             shared.config.close_on_backpressure_limit,
             Arc::clone(&shared.dropped),
+            worker,
         ));
         shared.insert_conn(Arc::clone(&conn));
-        shared.events.push(Event::Open {
+        conn.events(&shared).push(Event::Open {
             id,
             remote_address: remote.ip().to_canonical().to_string(),
         });
@@ -211,10 +216,15 @@ fn request_json(req: &Request<Incoming>, remote: SocketAddr) -> String {
     Value::Object(obj).to_string()
 }
 
-async fn ask_runner(shared: &Shared, id: ConnId, request: String) -> Outcome {
+async fn ask_runner(
+    shared: &Shared,
+    events: &crate::EventQueue,
+    id: ConnId,
+    request: String,
+) -> Outcome {
     let (tx, rx) = oneshot::channel();
     shared.pending_upgrades.lock().insert(id, tx);
-    shared.events.push(Event::Upgrade { id, request });
+    events.push(Event::Upgrade { id, request });
     let timeout = shared.config.upgrade_timeout;
     let answer = if timeout.is_zero() {
         rx.await

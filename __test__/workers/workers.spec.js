@@ -1,0 +1,121 @@
+// Worker threads on one Rust server (issue 11): 4 runners (the main thread and 3 workers)
+// load the same app; sockets are spread over them at upgrade, a publish from any runner
+// reaches every subscriber once, counts are global, cron runs on the main thread only, a
+// crashed worker's sockets close with 1011 while the others keep answering and it comes
+// back, and shutdown drains the workers' handlers in flight.
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, start, waitFor } from '../helpers.js';
+import { appHooks } from './app.js';
+
+const entry = new URL('./worker.js', import.meta.url);
+let server;
+const clients = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.terminate();
+  await server?.close();
+  server = null;
+});
+
+async function cluster(count) {
+  server = await start({ hooks: appHooks() });
+  const workers = server.spawnWorkers(entry, count);
+  await workers.ready();
+  return workers;
+}
+
+/** A raw client; `call(path, ...args)` resolves with the RPC reply's data. */
+async function client() {
+  const ws = await connect(server.wsUrl);
+  clients.push(ws);
+  const replies = new Map();
+  ws.events = [];
+  ws.on('message', (raw) => {
+    const msg = JSON.parse(raw.toString());
+    if (msg.topic === '__rpc') replies.get(msg.event)?.(msg.data);
+    else ws.events.push(msg);
+  });
+  let n = 0;
+  const send = (path, args, extra = {}) =>
+    new Promise((resolve) => {
+      const id = `c${++n}`;
+      replies.set(id, resolve);
+      ws.send(JSON.stringify({ rpc: path, id, args, ...extra }));
+    });
+  ws.call = (path, ...args) => send(path, args);
+  ws.stream = (path, ...args) => send(path, args, { stream: true });
+  ws.closeCode = new Promise((resolve) => ws.once('close', (code) => resolve(code)));
+  return ws;
+}
+
+describe('worker threads on one server', () => {
+  it('spreads sockets over the runners; a publish from any of them reaches every subscriber once', async () => {
+    await cluster(4);
+    const subs = [];
+    for (let i = 0; i < 12; i++) subs.push(await client());
+    const threads = await Promise.all(subs.map((ws) => ws.call('app/where')));
+    const ids = threads.map((r) => r.data);
+    expect(new Set(ids).size).toBe(4); // least-loaded assignment: 3 sockets per runner
+    for (const ws of subs) expect((await ws.stream('app/feed')).ok).toBe(true);
+    // Each runner publishes once (the caller's runner runs `add`).
+    const byRunner = new Map(ids.map((id, i) => [id, subs[i]]));
+    for (const [thread, ws] of byRunner) expect((await ws.call('app/add', { id: `from-${thread}` })).data).toBe(thread);
+    for (const ws of subs) await waitFor(() => ws.events.filter((e) => e.topic === 'feed').length >= 4);
+    await new Promise((r) => setTimeout(r, 100));
+    for (const ws of subs) {
+      const got = ws.events.filter((e) => e.topic === 'feed').map((e) => e.data.id).sort();
+      expect(got).toEqual([...byRunner.keys()].map((t) => `from-${t}`).sort());
+    }
+  });
+
+  it('connections and subscribers count every runner\'s sockets; cron runs on the main thread only', async () => {
+    await cluster(3);
+    const all = [];
+    for (let i = 0; i < 6; i++) all.push(await client());
+    for (const ws of all.slice(0, 4)) await ws.stream('app/feed');
+    const counts = await Promise.all(all.map((ws) => ws.call('app/counts')));
+    expect(new Set(counts.map((c) => c.data.by)).size).toBe(3);
+    for (const c of counts) expect(c.data).toMatchObject({ connections: 6, subscribers: 4 });
+    expect(server.connections).toBe(6);
+    expect(server.platform.connections).toBe(6);
+    const cron = await Promise.all(all.map((ws) => ws.call('app/cronArmed')));
+    const armed = cron.filter((c) => c.data.armed).map((c) => c.data.by);
+    expect(new Set(armed)).toEqual(new Set([0])); // threadId 0 is the main thread
+  });
+
+  it('a crashed worker: its sockets close with 1011, the others keep answering, it comes back', async () => {
+    const workers = await cluster(3);
+    const all = [];
+    for (let i = 0; i < 6; i++) all.push(await client());
+    const ids = (await Promise.all(all.map((ws) => ws.call('app/where')))).map((r) => r.data);
+    const victim = ids.find((id) => id !== 0);
+    const doomed = all.filter((_, i) => ids[i] === victim);
+    const others = all.filter((_, i) => ids[i] !== victim);
+    await doomed[0].call('app/crash');
+    for (const ws of doomed) expect(await ws.closeCode).toBe(1011);
+    for (const ws of others) expect((await ws.call('app/where')).ok).toBe(true);
+    await waitFor(() => workers.size === 2, 5000);
+    await workers.ready();
+    // New sockets reach the restarted worker too.
+    const fresh = [];
+    for (let i = 0; i < 6; i++) fresh.push(await client());
+    const freshIds = (await Promise.all(fresh.map((ws) => ws.call('app/where')))).map((r) => r.data);
+    expect(new Set(freshIds).size).toBeGreaterThanOrEqual(2);
+    expect(freshIds).not.toContain(victim);
+  });
+
+  it('graceful shutdown lets the workers\' handlers in flight answer before the 1001', async () => {
+    await cluster(3);
+    const all = [];
+    for (let i = 0; i < 6; i++) all.push(await client());
+    const ids = (await Promise.all(all.map((ws) => ws.call('app/where')))).map((r) => r.data);
+    expect(new Set(ids).size).toBe(3);
+    const pending = all.map((ws) => ws.call('app/slow'));
+    await new Promise((r) => setTimeout(r, 50));
+    const closing = server.close();
+    server = null;
+    const replies = await Promise.all(pending);
+    expect(replies.every((r) => r.ok)).toBe(true);
+    for (const ws of all) expect(await ws.closeCode).toBe(1001);
+    await closing;
+  });
+});

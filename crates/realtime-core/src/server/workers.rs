@@ -1,0 +1,177 @@
+//! JavaScript workers sharing one server (issue 11): the hook runner on Node's main thread
+//! is worker 0 (the server's own event queue); worker threads attach their own queues. Each
+//! WebSocket is given to one worker at upgrade and each HTTP request at its start, the one
+//! with the least work (connections plus requests in flight), and every event of that
+//! socket or request goes to that worker's queue, so per-connection order and user data stay
+//! with one thread. Everything else (hub, outboxes, bus) is shared Rust state, so a publish
+//! from any worker reaches every subscriber once.
+//!
+//! Lock: one `RwLock` over the slots, read on every assignment, written on attach/detach.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use parking_lot::RwLock;
+
+use crate::EventQueue;
+
+/// Worker threads at most (worker 0, the main thread, not counted).
+pub const MAX_WORKERS: usize = 64;
+
+/// One attached worker thread.
+pub struct Worker {
+    pub index: usize,
+    pub queue: Arc<EventQueue>,
+    /// Sockets and requests it holds.
+    load: AtomicUsize,
+}
+
+/// A socket's or request's worker (`None`: the main thread). Dropping it ends its load.
+pub(crate) struct Assigned {
+    worker: Option<Arc<Worker>>,
+    /// The main thread's load counter, when workers are attached (otherwise nobody counts).
+    primary: Option<Arc<AtomicUsize>>,
+}
+
+impl Assigned {
+    pub(crate) fn queue<'a>(&'a self, primary: &'a Arc<EventQueue>) -> &'a Arc<EventQueue> {
+        self.worker.as_ref().map_or(primary, |w| &w.queue)
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        self.worker.as_ref().map_or(0, |w| w.index)
+    }
+}
+
+impl Drop for Assigned {
+    fn drop(&mut self) {
+        if let Some(worker) = &self.worker {
+            worker.load.fetch_sub(1, Ordering::Relaxed);
+        }
+        if let Some(primary) = &self.primary {
+            primary.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Workers {
+    /// Index `i` holds worker `i + 1`.
+    slots: RwLock<Vec<Option<Arc<Worker>>>>,
+    /// Load of the main thread.
+    primary_load: Arc<AtomicUsize>,
+    attached: AtomicUsize,
+}
+
+impl Workers {
+    /// The worker for a new socket or request: the least loaded, the main thread on ties.
+    pub(crate) fn assign(&self) -> Assigned {
+        if self.attached.load(Ordering::Acquire) == 0 {
+            return Assigned {
+                worker: None,
+                primary: None,
+            };
+        }
+        let slots = self.slots.read();
+        let mut best: Option<&Arc<Worker>> = None;
+        let mut best_load = self.primary_load.load(Ordering::Relaxed);
+        for worker in slots.iter().flatten() {
+            let load = worker.load.load(Ordering::Relaxed);
+            if load < best_load {
+                best = Some(worker);
+                best_load = load;
+            }
+        }
+        match best {
+            Some(worker) => {
+                worker.load.fetch_add(1, Ordering::Relaxed);
+                Assigned {
+                    worker: Some(Arc::clone(worker)),
+                    primary: None,
+                }
+            }
+            None => {
+                self.primary_load.fetch_add(1, Ordering::Relaxed);
+                Assigned {
+                    worker: None,
+                    primary: Some(Arc::clone(&self.primary_load)),
+                }
+            }
+        }
+    }
+
+    /// Attaches worker `index` (1..=MAX_WORKERS). False if taken or out of range.
+    pub(crate) fn attach(&self, index: usize, queue: Arc<EventQueue>) -> bool {
+        if index == 0 || index > MAX_WORKERS {
+            return false;
+        }
+        let mut slots = self.slots.write();
+        if slots.len() < index {
+            slots.resize(index, None);
+        }
+        if slots[index - 1].is_some() {
+            return false;
+        }
+        slots[index - 1] = Some(Arc::new(Worker {
+            index,
+            queue,
+            load: AtomicUsize::new(0),
+        }));
+        self.attached.fetch_add(1, Ordering::AcqRel);
+        true
+    }
+
+    /// Detaches worker `index`; new work no longer goes to it. Returns whether it was there.
+    pub(crate) fn detach(&self, index: usize) -> bool {
+        let mut slots = self.slots.write();
+        let Some(slot) = index.checked_sub(1).and_then(|i| slots.get_mut(i)) else {
+            return false;
+        };
+        if slot.take().is_some() {
+            self.attached.fetch_sub(1, Ordering::AcqRel);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Every attached worker's queue (for events all of them must hear).
+    pub(crate) fn queues(&self) -> Vec<Arc<EventQueue>> {
+        self.slots
+            .read()
+            .iter()
+            .flatten()
+            .map(|w| Arc::clone(&w.queue))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn least_loaded_wins_and_load_ends_with_the_work() {
+        let workers = Workers::default();
+        assert_eq!(workers.assign().index(), 0, "no workers: the main thread");
+        assert!(workers.attach(1, Arc::new(EventQueue::new(1024))));
+        assert!(workers.attach(2, Arc::new(EventQueue::new(1024))));
+        assert!(!workers.attach(2, Arc::new(EventQueue::new(1024))), "taken");
+        assert!(
+            !workers.attach(0, Arc::new(EventQueue::new(1024))),
+            "0 is the main thread"
+        );
+        let held: Vec<Assigned> = (0..3).map(|_| workers.assign()).collect();
+        assert_eq!(
+            held.iter().map(Assigned::index).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
+        let fourth = workers.assign();
+        assert_eq!(fourth.index(), 0, "ties go to the main thread");
+        drop(held);
+        assert_eq!(workers.assign().index(), 1, "the others are free again");
+        assert!(workers.detach(2));
+        assert!(!workers.detach(2));
+        assert_eq!(workers.queues().len(), 1);
+    }
+}

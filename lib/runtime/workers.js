@@ -1,0 +1,129 @@
+// JavaScript on every core (issue 11): worker threads that attach to the main thread's
+// native server. The Rust server is created once per process; each worker thread loads the
+// app (hooks, live modules, SvelteKit) and calls `serve({ attach: true, ... })`, which gives it
+// a handle with its own event queue. Rust gives each new WebSocket (at upgrade) and each HTTP
+// request to the least busy runner, the main thread included, and keeps all of that socket's
+// events on that runner. Hub, outboxes and the Redis bus are shared Rust state: a publish
+// from any runner reaches every subscriber once, and `platform.subscribers` / `connections`
+// count every runner's sockets.
+//
+// A worker that throws at startup or crashes: Rust closes its sockets with 1011, and it is
+// started again after 100 ms, doubling up to 5 s while it keeps failing (reset after 30 s
+// of good health). Graceful shutdown drains every worker (each finishes its handlers in
+// flight before the sockets close).
+
+import { Worker, isMainThread, workerData } from 'node:worker_threads';
+
+/** Where a worker thread finds its attachment in `workerData`. */
+export const ATTACH = 'svelte-realtime:attach';
+/** The message a worker posts once it serves. */
+export const READY = 'svelte-realtime:ready';
+const FIRST_BACKOFF = 100;
+const MAX_BACKOFF = 5000;
+const HEALTHY_AFTER = 30_000;
+
+/** In a worker thread started by `spawnWorkers`: `{ key, index }`, else null. */
+export function workerAttachment() {
+  if (isMainThread) return null;
+  const attach = workerData?.[ATTACH];
+  return attach && Number.isInteger(attach.key) && Number.isInteger(attach.index) ? attach : null;
+}
+
+/** `CLUSTER_WORKERS`-style count: a positive integer, or `auto` (cores). 1 means no workers. */
+export function workerCount(value, cores) {
+  if (value === undefined || value === null || value === '') return 1;
+  if (value === 'auto') return Math.max(1, cores);
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65) {
+    throw new TypeError(`workers must be a positive integer up to 65 or 'auto', got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/**
+ * Starts `count - 1` worker threads running `module` (the main thread is the first runner).
+ * @param {{ native: any, module: string | URL, count: number, workerData?: object, log: any, argv?: string[] }} options
+ */
+export function spawnWorkers({ native, module, count, workerData: data = {}, log, argv }) {
+  const key = native.share();
+  const runners = new Map();
+  let stopping = false;
+  /** Resolvers waiting for every worker to serve. */
+  let waiting = [];
+  const allReady = () => [...runners.values()].length === count - 1 && [...runners.values()].every((r) => r.ready);
+  const settle = () => {
+    if (!allReady()) return;
+    for (const resolve of waiting) resolve();
+    waiting = [];
+  };
+
+  function start(index, backoff) {
+    const startedAt = Date.now();
+    const worker = new Worker(module, { workerData: { ...data, [ATTACH]: { key, index } }, argv });
+    const runner = { worker, index, exited: null, ready: false };
+    runner.exited = new Promise((resolve) => worker.once('exit', resolve));
+    runners.set(index, runner);
+    worker.on('message', (message) => {
+      if (message?.[READY] !== index) return;
+      runner.ready = true;
+      settle();
+    });
+    worker.on('error', (error) => log.error(`[svelte-realtime] worker ${index} failed:`, error));
+    worker.once('exit', (code) => {
+      runners.delete(index);
+      // Its sockets close with 1011; nothing new goes to it.
+      try {
+        native.detachWorker(index);
+      } catch {
+        // the server is gone
+      }
+      if (stopping) {
+        // Crashed while the server drains: it will not say it is done, so say it for it.
+        if (code !== 0) {
+          try {
+            native.finishShutdown();
+          } catch {
+            // the server is gone
+          }
+        }
+        return;
+      }
+      const healthy = Date.now() - startedAt > HEALTHY_AFTER;
+      const wait = healthy ? FIRST_BACKOFF : backoff;
+      log.error(`[svelte-realtime] worker ${index} exited with code ${code}; restarting in ${wait} ms`);
+      setTimeout(() => {
+        if (!stopping) start(index, Math.min(wait * 2, MAX_BACKOFF));
+      }, wait).unref();
+    });
+  }
+
+  for (let index = 1; index < count; index++) start(index, FIRST_BACKOFF);
+
+  return {
+    /** Runners besides the main thread. */
+    get size() {
+      return runners.size;
+    },
+    /** Resolves once every worker serves (again, after a restart). */
+    ready() {
+      return allReady() ? Promise.resolve() : new Promise((resolve) => waiting.push(resolve));
+    },
+    /** Threads, by index (tests). */
+    workers() {
+      return [...runners.values()].map((r) => r.worker);
+    },
+    /** No more restarts (shutdown has begun). */
+    halt() {
+      stopping = true;
+    },
+    /** No more restarts; resolves once every worker has exited (terminated after `graceMs`). */
+    async stop(graceMs = 1000) {
+      stopping = true;
+      const all = [...runners.values()];
+      const timer = setTimeout(() => all.forEach((r) => r.worker.terminate()), graceMs);
+      timer.unref();
+      await Promise.all(all.map((r) => r.exited));
+      clearTimeout(timer);
+    },
+  };
+}
