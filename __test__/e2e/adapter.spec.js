@@ -81,6 +81,7 @@ describe('SvelteKit behind the runtime', () => {
       address: '127.0.0.1',
       origin: url,
       platform: true,
+      thread: 0, // one JavaScript thread without CLUSTER_WORKERS
     });
   });
 
@@ -107,11 +108,35 @@ describe('SvelteKit behind the runtime', () => {
       // Behind a TLS proxy: the browser says https://chat.example, the server sees plain
       // http with some internal Host. ORIGIN is the app's origin, so the upgrade is allowed.
       const wsUrl = `${base.replace('http', 'ws')}/ws`;
-      const behindProxy = await connect(wsUrl, { headers: { origin: 'https://chat.example', host: 'app.internal:3000' } });
+      const behindProxy = await connect(wsUrl, { headers: { origin: 'https://chat.example', host: 'app.internal:3000', cookie: 'name=proxy' } });
       behindProxy.close();
       expect(await refusedStatus(wsUrl, { headers: { origin: 'https://evil.example' } })).toBe(403);
     } finally {
       await stop(other);
+    }
+  });
+});
+
+describe('CLUSTER_WORKERS', () => {
+  it('2 JavaScript threads: HTTP requests and WebSockets served by both, one port', async () => {
+    const cluster = await startBuilt(0, demo, { CLUSTER_WORKERS: '2' });
+    try {
+      expect(cluster.output).toContain('with 2 JavaScript threads');
+      const base = cluster.url.replace('localhost', '127.0.0.1');
+      const threads = new Set();
+      for (let i = 0; i < 8; i++) {
+        const res = await fetch(`${base}/api/whoami`);
+        const body = await res.json();
+        expect(body.platform).toBe(true);
+        threads.add(body.thread);
+      }
+      expect(threads.size).toBe(2); // idle runners take turns
+      const page = await fetch(`${base}/`);
+      expect(page.status).toBe(200);
+      const sockets = await Promise.all([0, 1, 2, 3].map((i) => connect(`${base.replace('http', 'ws')}/ws`, { headers: { cookie: `name=u${i}` } })));
+      for (const ws of sockets) ws.close();
+    } finally {
+      await stop(cluster);
     }
   });
 });

@@ -6,7 +6,15 @@ import { TOPIC, commandLoop } from './common.js';
 
 // Clients may subscribe to the fan-out topic by control frame (the reference allows any).
 const hooks = { ...live, subscribe: (ws, topic) => topic === TOPIC };
-const server = await serve({ host: '127.0.0.1', port: 0, signals: false, hooks, workers: Number(process.env.IO_WORKERS ?? 0) });
+// JS_WORKERS=N: N JavaScript threads on the one server (benches/workers.js).
+const server = await serve({
+  host: '127.0.0.1',
+  port: 0,
+  signals: false,
+  hooks,
+  workers: Number(process.env.IO_WORKERS ?? 0),
+  jsWorkers: { count: Number(process.env.JS_WORKERS ?? 1), module: new URL('./native-rpc-worker.js', import.meta.url) },
+});
 commandLoop({
   publish: (data) => server.platform.publish(TOPIC, 'created', data),
   quit: () => server.close().then(() => process.exit(0)),

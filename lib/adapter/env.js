@@ -1,6 +1,9 @@
 // The environment variables adapter-node users know, read once at startup with the
 // configured prefix. Invalid values fail at startup with the variable's name.
 
+import { availableParallelism } from 'node:os';
+import { workerCount } from '../runtime/workers.js';
+
 const NAMES = [
   'HOST',
   'PORT',
@@ -12,6 +15,7 @@ const NAMES = [
   'XFF_DEPTH',
   'BODY_SIZE_LIMIT',
   'SHUTDOWN_TIMEOUT',
+  'CLUSTER_WORKERS',
 ];
 
 /** `512K`, `1M`, `2G`, `100B`, `Infinity` → bytes. */
@@ -62,6 +66,12 @@ export function readEnv(prefix = '', source = process.env) {
   const shutdownTimeout = Number(get('SHUTDOWN_TIMEOUT', '30'));
   if (!Number.isFinite(shutdownTimeout) || shutdownTimeout < 0) fail('SHUTDOWN_TIMEOUT', `expected seconds, got ${get('SHUTDOWN_TIMEOUT')}`);
   const lower = (name) => get(name)?.toLowerCase();
+  let clusterWorkers;
+  try {
+    clusterWorkers = workerCount(get('CLUSTER_WORKERS'), availableParallelism());
+  } catch {
+    fail('CLUSTER_WORKERS', `expected a number of JavaScript threads (1-65) or auto, got ${get('CLUSTER_WORKERS')}`);
+  }
   return {
     host: get('HOST', '0.0.0.0'),
     port,
@@ -73,5 +83,6 @@ export function readEnv(prefix = '', source = process.env) {
     xffDepth,
     bodySizeLimit,
     shutdownTimeout,
+    clusterWorkers,
   };
 }

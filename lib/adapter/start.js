@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { serve } from '../runtime/index.js';
+import { workerAttachment } from '../runtime/workers.js';
 import { readEnv } from './env.js';
 
 const importFile = (file) => import(pathToFileURL(file).href);
@@ -52,6 +53,9 @@ function addressFrom(env, header, socketAddress) {
  */
 export async function start({ dir, options = {} }) {
   const env = readEnv(options.envPrefix ?? '');
+  // A worker thread of CLUSTER_WORKERS (started below by the main thread): the same app,
+  // attached to the main thread's server.
+  const attach = workerAttachment();
   const { Server } = await importFile(join(dir, 'server', 'index.js'));
   const { manifest, base } = await importFile(join(dir, 'server', 'manifest.js'));
   const server = new Server(manifest);
@@ -81,6 +85,7 @@ export async function start({ dir, options = {} }) {
 
   const immutable = `${base}/${manifest.appPath}/immutable/`;
   const runtime = await serve({
+    attach: attach ?? undefined,
     host: env.host,
     port: env.port,
     hooks,
@@ -109,6 +114,15 @@ export async function start({ dir, options = {} }) {
         getClientAddress: () => clientAddress(env, request, getClientAddress),
       }),
   });
-  console.log(`Listening on ${runtime.url}`);
+  if (attach) return runtime;
+  if (env.clusterWorkers > 1) {
+    const workers = runtime.spawnWorkers(new URL('./worker.js', import.meta.url), env.clusterWorkers, {
+      workerData: { dir, options },
+    });
+    await workers.ready();
+    console.log(`Listening on ${runtime.url} with ${env.clusterWorkers} JavaScript threads`);
+  } else {
+    console.log(`Listening on ${runtime.url}`);
+  }
   return runtime;
 }

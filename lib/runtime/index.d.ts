@@ -138,8 +138,8 @@ export interface ServeOptions {
   /**
    * The client's address for a WebSocket (`ctx.remoteAddress` in `upgrade`,
    * `ws.getRemoteAddressAsText()`), from the upgrade's lowercase headers and the socket's
-   * address. The adapter sets it from ADDRESS_HEADER / XFF_DEPTH. A throw refuses the
-   * upgrade with 400.
+   * address. The adapter sets it from ADDRESS_HEADER / XFF_DEPTH. If it throws (the header
+   * is missing), the socket's address is used and a warning is logged once.
    */
   clientAddress?: (headers: Record<string, string>, socketAddress: string) => string;
   /** HTTP requests that are not WebSocket upgrades. Without it, they get 404. */
@@ -201,6 +201,29 @@ export interface ServeOptions {
   staticFiles?: { dirs: Array<{ path: string; base?: string; prerendered?: boolean }>; immutablePrefix?: string };
   /** Where runtime logs go. @default console */
   log?: Pick<Console, 'info' | 'warn' | 'error'>;
+  /**
+   * JavaScript on several threads: `count` runners in all (this thread and `count - 1`
+   * worker threads running `module`, which calls `serve({ attach: true, ... })` with the
+   * same hooks). Resolves once every worker serves. @default { count: 1 }
+   */
+  jsWorkers?: { count: number; module: string | URL; workerData?: Record<string, unknown> };
+  /**
+   * In a worker thread started by `spawnWorkers` / `jsWorkers`: `true` attaches to the main
+   * thread's server instead of starting one (network options are the main thread's).
+   */
+  attach?: true | { key: number; index: number };
+}
+
+/** The worker threads of a server (`RealtimeServer.spawnWorkers`). */
+export interface WorkerSet {
+  /** Worker threads running now (the main thread not counted). */
+  readonly size: number;
+  /** Resolves once every worker serves (again, after a restart). */
+  ready(): Promise<void>;
+  /** The worker threads (`node:worker_threads` Worker objects). */
+  workers(): Array<{ threadId: number; terminate(): Promise<number> }>;
+  /** No more restarts; resolves once every worker exited. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export declare class RealtimeServer {
@@ -210,8 +233,19 @@ export declare class RealtimeServer {
   readonly address: string;
   /** `http://host:port`, with `localhost` for wildcard addresses. */
   readonly url: string;
-  /** Open WebSockets. */
+  /** Open WebSockets (every runner's when worker threads share the server). */
   readonly connections: number;
+  /** This runner: 0 on the main thread, 1.. in a worker thread. */
+  readonly worker: number;
+  /** Whether worker threads share this server. */
+  readonly sharing: boolean;
+  /**
+   * Starts worker threads running `module` on this server, `count` runners in all (this
+   * thread included). Each new WebSocket (at upgrade) and HTTP request goes to the least
+   * busy runner and stays there; a crashed worker's sockets close with 1011 and it restarts
+   * (100 ms doubling to 5 s).
+   */
+  spawnWorkers(module: string | URL, count: number, options?: { workerData?: Record<string, unknown> }): WorkerSet;
   /** Counters for monitoring. */
   stats(): {
     connections: number;
@@ -227,6 +261,9 @@ export declare class RealtimeServer {
 
 /** Starts the server; resolves once it listens. */
 export declare function serve(options?: ServeOptions): Promise<RealtimeServer>;
+
+/** In a worker thread started by `spawnWorkers`: its `{ key, index }`, else null. */
+export declare function workerAttachment(): { key: number; index: number } | null;
 
 export declare const DEFAULTS: Readonly<{
   host: string;

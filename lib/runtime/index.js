@@ -2,3 +2,4 @@
 export { serve, RealtimeServer } from './server.js';
 export { DEFAULTS } from './options.js';
 export { BACKPRESSURE, SUCCESS, DROPPED } from './websocket.js';
+export { workerAttachment } from './workers.js';

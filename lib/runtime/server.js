@@ -185,7 +185,7 @@ export async function serve(options = {}) {
   // `attach: true` in a thread started by `spawnWorkers`: join the main thread's server.
   const attach = options.attach === true ? workerAttachment() : options.attach || null;
   if (options.attach === true && !attach) throw new Error('serve({ attach: true }) runs in a worker thread started by spawnWorkers()');
-  const { attach: _attach, ...rest } = options;
+  const { attach: _attach, jsWorkers: _jsWorkers, ...rest } = options;
   const opts = normalizeOptions(rest);
   const { NativeServer } = native();
   const hooks = await loadHooks(opts.hooks, opts.log);
@@ -247,6 +247,10 @@ export async function serve(options = {}) {
     log: opts.log,
     worker: attach ? attach.index : 0,
   });
+  if (options.jsWorkers && !attach) {
+    const { count, module, workerData } = options.jsWorkers;
+    if (count > 1) await server.spawnWorkers(module, count, { workerData }).ready();
+  }
   if (attach) {
     server.followShutdown();
     // Tell the main thread this worker serves now (spawnWorkers' `ready()`).

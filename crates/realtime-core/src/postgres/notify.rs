@@ -51,6 +51,10 @@ impl Listener {
         self.cancel.cancel();
     }
 
+    pub fn is_stopped(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
     /// Whether `LISTEN` is in effect right now.
     pub fn is_listening(&self) -> bool {
         self.listening.load(Ordering::Acquire)

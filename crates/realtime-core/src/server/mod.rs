@@ -81,6 +81,8 @@ pub(crate) struct Shared {
     pub events: Arc<EventQueue>,
     /// Worker threads' event queues, attached at run time (`workers`).
     pub workers: workers::Workers,
+    /// Postgres NOTIFY listeners by channel (`listen_notify`).
+    listeners: Mutex<HashMap<String, Arc<crate::postgres::notify::Listener>>>,
     pub hub: Hub<Arc<Conn>>,
     /// State of presence/cursor channel topics (see `topic_state`).
     pub topic_states: topic_state::TopicStates,
@@ -119,6 +121,7 @@ impl Shared {
             clock: connection::Clock,
             events,
             workers: workers::Workers::default(),
+            listeners: Mutex::new(HashMap::new()),
             hub: Hub::new(),
             topic_states: topic_state::TopicStates::default(),
             replay: crate::replay::ReplayLogs::default(),
@@ -478,13 +481,17 @@ impl RunningServer {
         parse: NotifyParse,
     ) -> Option<Arc<crate::postgres::notify::Listener>> {
         let runtime = self.runtime.as_ref()?;
-        Some(notify_link::listen(
-            &self.shared,
-            pg,
-            config,
-            parse,
-            runtime.handle(),
-        ))
+        // One LISTEN per channel per process, whichever runner (worker thread) asks first.
+        let mut listeners = self.shared.listeners.lock();
+        if let Some(listener) = listeners.get(&config.channel)
+            && !listener.is_stopped()
+        {
+            return Some(Arc::clone(listener));
+        }
+        let channel = config.channel.clone();
+        let listener = notify_link::listen(&self.shared, pg, config, parse, runtime.handle());
+        listeners.insert(channel, Arc::clone(&listener));
+        Some(listener)
     }
 
     /// Starts (or keeps) the replay log of `topic` with room for `size` events; from now on

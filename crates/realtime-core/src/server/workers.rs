@@ -61,10 +61,13 @@ pub(crate) struct Workers {
     /// Load of the main thread.
     primary_load: Arc<AtomicUsize>,
     attached: AtomicUsize,
+    /// Where the search for the least loaded runner starts (rotates).
+    turn: AtomicUsize,
 }
 
 impl Workers {
-    /// The worker for a new socket or request: the least loaded, the main thread on ties.
+    /// The runner for a new socket or request: the least loaded; ties rotate, so idle runners
+    /// take turns (sequential HTTP requests spread over all of them).
     pub(crate) fn assign(&self) -> Assigned {
         if self.attached.load(Ordering::Acquire) == 0 {
             return Assigned {
@@ -73,12 +76,21 @@ impl Workers {
             };
         }
         let slots = self.slots.read();
-        let mut best: Option<&Arc<Worker>> = None;
-        let mut best_load = self.primary_load.load(Ordering::Relaxed);
-        for worker in slots.iter().flatten() {
-            let load = worker.load.load(Ordering::Relaxed);
+        let runners: Vec<Option<&Arc<Worker>>> = std::iter::once(None)
+            .chain(slots.iter().flatten().map(Some))
+            .collect();
+        let load_of = |r: &Option<&Arc<Worker>>| match r {
+            None => self.primary_load.load(Ordering::Relaxed),
+            Some(w) => w.load.load(Ordering::Relaxed),
+        };
+        let start = self.turn.fetch_add(1, Ordering::Relaxed) % runners.len();
+        let mut best = runners[start];
+        let mut best_load = load_of(&best);
+        for i in 1..runners.len() {
+            let candidate = runners[(start + i) % runners.len()];
+            let load = load_of(&candidate);
             if load < best_load {
-                best = Some(worker);
+                best = candidate;
                 best_load = load;
             }
         }
@@ -162,14 +174,27 @@ mod tests {
             "0 is the main thread"
         );
         let held: Vec<Assigned> = (0..3).map(|_| workers.assign()).collect();
-        assert_eq!(
-            held.iter().map(Assigned::index).collect::<Vec<_>>(),
-            [0, 1, 2]
-        );
+        let mut indexes: Vec<usize> = held.iter().map(Assigned::index).collect();
+        indexes.sort();
+        assert_eq!(indexes, [0, 1, 2], "one each");
+        // All busy alike: ties rotate.
         let fourth = workers.assign();
-        assert_eq!(fourth.index(), 0, "ties go to the main thread");
+        let fifth = workers.assign();
+        assert_ne!(fourth.index(), fifth.index());
         drop(held);
-        assert_eq!(workers.assign().index(), 1, "the others are free again");
+        drop(fifth);
+        let next = workers.assign();
+        assert_ne!(
+            next.index(),
+            fourth.index(),
+            "the least loaded, not the busy one"
+        );
+        // Sequential work (each finished before the next) visits every runner.
+        drop(next);
+        drop(fourth);
+        let seen: std::collections::HashSet<usize> =
+            (0..3).map(|_| workers.assign().index()).collect();
+        assert_eq!(seen.len(), 3);
         assert!(workers.detach(2));
         assert!(!workers.detach(2));
         assert_eq!(workers.queues().len(), 1);
