@@ -6,6 +6,7 @@ import { close, createMessage, live, Registry } from '../../lib/server/index.js'
 import { cronScheduled } from '../../lib/server/cron.js';
 
 export function appHooks() {
+  let effectRuns = 0;
   const registry = new Registry();
   registry.registerModule('app', {
     where: live(() => threadId),
@@ -25,6 +26,12 @@ export function appHooks() {
     }),
     cronArmed: live(() => ({ armed: cronScheduled(), by: threadId })),
     tick: live.cron('* * * * *', 'ticks', () => Date.now()),
+    // Counts 'created' events on 'feed' once per publish, whichever thread published.
+    totals: live.aggregate('feed', { count: { init: () => 0, reduce: (n, event) => (event === 'created' ? n + 1 : n) } }, { topic: 'feed-totals' }),
+    effectRuns: live(() => effectRuns),
+    seen: live.effect('feed', () => {
+      effectRuns += 1;
+    }),
   });
   return { message: createMessage({ registry }), close, subscribe: () => true };
 }

@@ -6,6 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, start, waitFor } from '../helpers.js';
 import { appHooks } from './app.js';
+import { clearReactions } from '../../lib/server/reactive.js';
+import { clearCronJobs } from '../../lib/server/cron.js';
 
 const entry = new URL('./worker.js', import.meta.url);
 let server;
@@ -14,6 +16,8 @@ afterEach(async () => {
   for (const c of clients.splice(0)) c.terminate();
   await server?.close();
   server = null;
+  clearReactions(); // each test registers the app again on this (main) thread
+  clearCronJobs();
 });
 
 async function cluster(count) {
@@ -65,6 +69,29 @@ describe('worker threads on one server', () => {
       const got = ws.events.filter((e) => e.topic === 'feed').map((e) => e.data.id).sort();
       expect(got).toEqual([...byRunner.keys()].map((t) => `from-${t}`).sort());
     }
+  });
+
+  it('derived, effect and aggregate: once per source publish, one state whichever thread serves', async () => {
+    await cluster(3);
+    const all = [];
+    for (let i = 0; i < 6; i++) all.push(await client());
+    const ids = (await Promise.all(all.map((ws) => ws.call('app/where')))).map((r) => r.data);
+    expect(new Set(ids).size).toBe(3);
+    const watcher = all[0];
+    expect((await watcher.stream('app/totals')).data).toEqual({ count: 0 });
+    for (const [i, ws] of all.entries()) await ws.call('app/add', { id: `e${i}` }); // from every thread
+    await waitFor(() => watcher.events.some((e) => e.topic === 'feed-totals' && e.data.count === 6));
+    await new Promise((r) => setTimeout(r, 100));
+    const totals = watcher.events.filter((e) => e.topic === 'feed-totals').map((e) => e.data.count);
+    expect(totals).toEqual([1, 2, 3, 4, 5, 6]); // one recomputation per publish, in one place
+    // Every thread serves the same aggregate state to a new subscriber.
+    const served = await Promise.all(all.map((ws) => ws.stream('app/totals')));
+    expect(served.map((r) => r.data.count)).toEqual([6, 6, 6, 6, 6, 6]);
+    // The effect ran 6 times in all, on the main thread.
+    const runs = await Promise.all(all.map((ws) => ws.call('app/effectRuns')));
+    const byThread = new Map(runs.map((r, i) => [ids[i], r.data]));
+    expect(byThread.get(0)).toBe(6);
+    expect([...byThread].filter(([t]) => t !== 0).every(([, n]) => n === 0)).toBe(true);
   });
 
   it('connections and subscribers count every runner\'s sockets; cron runs on the main thread only', async () => {

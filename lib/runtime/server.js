@@ -104,7 +104,7 @@ export class RealtimeServer {
   spawnWorkers(module, count, options = {}) {
     if (this.#worker !== 0) throw new Error('spawnWorkers() is for the main thread\'s server');
     if (this.#workers) throw new Error('workers are running already');
-    this.#workers = spawnWorkers({ native: this.#native, module, count, workerData: options.workerData, log: this.#log });
+    this.#workers = spawnWorkers({ native: this.#native, platform: this.platform, module, count, workerData: options.workerData, log: this.#log });
     return this.#workers;
   }
 

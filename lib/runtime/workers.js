@@ -18,6 +18,10 @@ import { Worker, isMainThread, workerData } from 'node:worker_threads';
 export const ATTACH = 'svelte-realtime:attach';
 /** The message a worker posts once it serves. */
 export const READY = 'svelte-realtime:ready';
+/** A watched publish between threads (lib/server/reactive.js). */
+const REACTION = 'svelte-realtime:reaction';
+const RUN_REACTIONS = Symbol.for('svelte-realtime.runReactions');
+const RELAY_REACTION = Symbol.for('svelte-realtime.relayReaction');
 const FIRST_BACKOFF = 100;
 const MAX_BACKOFF = 5000;
 const HEALTHY_AFTER = 30_000;
@@ -42,10 +46,16 @@ export function workerCount(value, cores) {
 
 /**
  * Starts `count - 1` worker threads running `module` (the main thread is the first runner).
- * @param {{ native: any, module: string | URL, count: number, workerData?: object, log: any, argv?: string[] }} options
+ * @param {{ native: any, platform: object, module: string | URL, count: number, workerData?: object, log: any, argv?: string[] }} options
  */
-export function spawnWorkers({ native, module, count, workerData: data = {}, log, argv }) {
+export function spawnWorkers({ native, platform, module, count, workerData: data = {}, log, argv }) {
   const key = native.share();
+  // Reactions (live.derived / effect / aggregate) run here once per publish; workers hear
+  // the events so their aggregates' state follows.
+  globalThis[RELAY_REACTION] = (topic, event, value) => {
+    const clean = value === undefined ? null : JSON.parse(JSON.stringify(value));
+    for (const runner of runners.values()) runner.worker.postMessage({ [REACTION]: [topic, event, clean] });
+  };
   const runners = new Map();
   let stopping = false;
   /** Resolvers waiting for every worker to serve. */
@@ -64,6 +74,11 @@ export function spawnWorkers({ native, module, count, workerData: data = {}, log
     runner.exited = new Promise((resolve) => worker.once('exit', resolve));
     runners.set(index, runner);
     worker.on('message', (message) => {
+      const reaction = message?.[REACTION];
+      if (Array.isArray(reaction)) {
+        globalThis[RUN_REACTIONS]?.(reaction[0], reaction[1], reaction[2], platform);
+        return;
+      }
       if (message?.[READY] !== index) return;
       runner.ready = true;
       settle();

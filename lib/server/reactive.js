@@ -9,13 +9,32 @@
 // goes through the wrapper. Reactions publish with the original `publish` (no cascades).
 // Derived topics are `__derived:<module>/<export>`: stable, whatever the definition order.
 
+//
+// With worker threads sharing one server (CLUSTER_WORKERS, lib/runtime/workers.js) reactions
+// run once per process, on the main thread: a worker forwards each publish of a watched
+// topic to it, and the main thread runs the reactions and passes the event on to every
+// worker, which only updates its aggregates' state (so a stream served by any thread starts
+// from the same value). Each source publish triggers one recomputation.
+
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { mark } from './meta.js';
 import { reportCronError } from './cron.js';
+
+/** The message that carries a watched publish between threads. */
+const REACTION = 'svelte-realtime:reaction';
+const inSharedWorker = !isMainThread && Boolean(workerData?.['svelte-realtime:attach']);
+/** Where the main thread's runtime hands forwarded publishes over (lib/runtime/workers.js). */
+const RUN_REACTIONS = Symbol.for('svelte-realtime.runReactions');
+/** Where the main thread's runtime relays a watched publish to the workers. */
+const RELAY_REACTION = Symbol.for('svelte-realtime.relayReaction');
+/** platform → its `publish` before activation */
+const originals = new WeakMap();
 
 /** source topic → Set<watcher> */
 const watchers = new Map();
 const activated = new WeakSet();
 
+/** `watcher`: `{ run(event, data, platform, publish), observe?(event, data) }`. */
 function watch(topics, watcher) {
   for (const topic of topics) {
     if (!watchers.has(topic)) watchers.set(topic, new Set());
@@ -34,12 +53,46 @@ export function activate(platform) {
   activated.add(platform);
   const original = platform.publish;
   const publishOriginal = (topic, event, data) => original.call(platform, topic, event, data);
+  originals.set(platform, publishOriginal);
   platform.publish = function publish(topic, event, data, options) {
     const result = original.call(platform, topic, event, data, options);
-    const interested = watchers.get(topic);
-    if (interested) for (const watcher of interested) watcher(event, data, platform, publishOriginal);
+    if (watchers.has(topic)) {
+      if (inSharedWorker) forward(topic, event, data);
+      else react(topic, event, data, platform, publishOriginal);
+    }
     return result;
   };
+}
+
+/** Runs the reactions to one publish (main thread, or a process without workers). */
+function react(topic, event, data, platform, publish) {
+  const interested = watchers.get(topic);
+  if (!interested) return;
+  for (const watcher of interested) watcher.run(event, data, platform, publish);
+  globalThis[RELAY_REACTION]?.(topic, event, data);
+}
+
+function forward(topic, event, data) {
+  // Structured clone of what JSON would carry (the publish itself was JSON).
+  const clean = data === undefined ? null : JSON.parse(JSON.stringify(data));
+  parentPort?.postMessage({ [REACTION]: [topic, event, clean] });
+}
+
+if (isMainThread) {
+  /** A worker's publish of a watched topic, handed over by the runtime with its platform. */
+  globalThis[RUN_REACTIONS] = (topic, event, data, platform) => {
+    activate(platform);
+    react(topic, event, data, platform, originals.get(platform));
+  };
+} else if (inSharedWorker) {
+  // The main thread ran the reactions: bring this thread's aggregate state along.
+  parentPort?.on('message', (message) => {
+    const relayed = message?.[REACTION];
+    if (!Array.isArray(relayed)) return;
+    const [topic, event, data] = relayed;
+    for (const watcher of watchers.get(topic) ?? []) watcher.observe?.(event, data);
+  });
+  parentPort?.unref(); // listening must not keep a worker alive once its server is gone
 }
 
 /** Calls `run` now, or after `ms` of quiet when debounced; errors are reported. */
@@ -133,15 +186,18 @@ export function addReaction(path, meta) {
   if (meta.topicRef) meta.topicRef.value = `__derived:${path}`;
   const schedule = scheduler(path, reaction.debounce);
   if (reaction.type === 'derived') {
-    watch(reaction.sources, (event, data, platform, publish) =>
-      schedule(async () => publish(meta.topicRef.value, 'set', await reaction.fn())),
-    );
+    watch(reaction.sources, {
+      run: (event, data, platform, publish) => schedule(async () => publish(meta.topicRef.value, 'set', await reaction.fn())),
+    });
   } else if (reaction.type === 'effect') {
-    watch(reaction.sources, (event, data, platform) => schedule(() => reaction.fn(event, data, platform)));
+    watch(reaction.sources, { run: (event, data, platform) => schedule(() => reaction.fn(event, data, platform)) });
   } else if (reaction.type === 'aggregate') {
-    watch(reaction.sources, (event, data, platform, publish) => {
-      const value = reaction.apply(event, data);
-      schedule(() => publish(meta.topic, 'set', value));
+    watch(reaction.sources, {
+      run: (event, data, platform, publish) => {
+        const value = reaction.apply(event, data);
+        schedule(() => publish(meta.topic, 'set', value));
+      },
+      observe: (event, data) => reaction.apply(event, data),
     });
   }
 }
