@@ -25,6 +25,8 @@ export function appHooks() {
       return threadId;
     }),
     cronArmed: live(() => ({ armed: cronScheduled(), by: threadId })),
+    // Every socket whose user name starts with `prefix`, wherever it lives.
+    tell: live((ctx, prefix, text) => ctx.platform.sendTo((user) => user.name?.startsWith(prefix), 'notes', 'note', { text, by: threadId })),
     tick: live.cron('* * * * *', 'ticks', () => Date.now()),
     // Counts 'created' events on 'feed' once per publish, whichever thread published.
     totals: live.aggregate('feed', { count: { init: () => 0, reduce: (n, event) => (event === 'created' ? n + 1 : n) } }, { topic: 'feed-totals' }),
@@ -33,5 +35,10 @@ export function appHooks() {
       effectRuns += 1;
     }),
   });
-  return { message: createMessage({ registry }), close, subscribe: () => true };
+  return {
+    upgrade: ({ url }) => ({ name: new URL(url, 'http://x').searchParams.get('u') ?? 'anon' }),
+    message: createMessage({ registry }),
+    close,
+    subscribe: () => true,
+  };
 }

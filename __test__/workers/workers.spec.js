@@ -28,8 +28,8 @@ async function cluster(count) {
 }
 
 /** A raw client; `call(path, ...args)` resolves with the RPC reply's data. */
-async function client() {
-  const ws = await connect(server.wsUrl);
+async function client(name = 'anon') {
+  const ws = await connect(`${server.wsUrl}?u=${name}`);
   clients.push(ws);
   const replies = new Map();
   ws.events = [];
@@ -107,6 +107,24 @@ describe('worker threads on one server', () => {
     const cron = await Promise.all(all.map((ws) => ws.call('app/cronArmed')));
     const armed = cron.filter((c) => c.data.armed).map((c) => c.data.by);
     expect(new Set(armed)).toEqual(new Set([0])); // threadId 0 is the main thread
+  });
+
+  it('sendTo reaches matching sockets on every thread, by their user data', async () => {
+    await cluster(3);
+    const all = [];
+    for (let i = 0; i < 9; i++) all.push(await client(i < 3 ? `vip${i}` : `guest${i}`)); // the first three: one per thread
+    const ids = (await Promise.all(all.map((ws) => ws.call('app/where')))).map((r) => r.data);
+    const vips = all.slice(0, 3);
+    expect(new Set(ids.slice(0, 3)).size).toBe(3); // vips on every thread
+    for (const [i, ws] of all.entries()) {
+      const sent = await ws.call('app/tell', 'vip', `hello ${i}`);
+      expect(sent.data).toBe(3);
+    }
+    for (const ws of vips) await waitFor(() => ws.events.filter((e) => e.topic === 'notes').length === 9);
+    for (const ws of all.slice(3)) expect(ws.events.filter((e) => e.topic === 'notes')).toHaveLength(0);
+    // A closed socket leaves every thread's view.
+    vips[0].terminate();
+    await waitFor(async () => (await all[1].call('app/tell', 'vip', 'again')).data === 2);
   });
 
   it('a crashed worker: its sockets close with 1011, the others keep answering, it comes back', async () => {

@@ -46,7 +46,7 @@ function call(log, inflight, name, hook, ...args) {
  * }} ctx
  * @returns {(batch: Uint8Array) => void}
  */
-export function createDispatcher({ getNative, hooks, platform, connections, http, log, clientAddress, inflight, dev, outbound, onDrained, onStopped }) {
+export function createDispatcher({ getNative, hooks, platform, connections, http, log, clientAddress, inflight, dev, outbound, mirror, onDrained, onStopped }) {
   const socketContext = { inflight, dev, outbound };
   // svelte-realtime's own `message` hook reads the message in place (no ArrayBuffer copy).
   const rawMessage = hooks.message?.[Symbol.for('svelte-realtime.rawMessage')];
@@ -105,12 +105,14 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
     const ws = new ServerWebSocket(getNative(), id, entry?.userData, entry?.remoteAddress ?? socketAddress, socketContext);
     connections.set(id, ws);
     if (hooks.open) call(log, inflight, 'open', hooks.open, ws, { platform });
+    mirror?.opened(id, ws.getUserData());
   }
 
   function close(id, code, message) {
     const ws = connections.get(id);
     if (!ws) return;
     connections.delete(id);
+    mirror?.closed(id);
     ws[internals][markClosed]();
     if (hooks.close) call(log, inflight, 'close', hooks.close, ws, { code, message, platform });
   }

@@ -45,7 +45,7 @@ export const NATIVE_SERVER = Symbol.for('svelte-realtime.nativeServer');
  * @param {Map<number, import('./websocket.js').ServerWebSocket>} connections
  * @param {ReturnType<typeof import('./outbound.js').createOutbound>} outbound
  */
-export function createPlatform(getNative, connections, outbound, isShared = () => false) {
+export function createPlatform(getNative, connections, outbound, isShared = () => false, remote = null) {
   const platform = {
     /**
      * Sends `{topic, event, data}` to every subscriber of `topic`, the publishing socket
@@ -73,7 +73,10 @@ export function createPlatform(getNative, connections, outbound, isShared = () =
       return getNative().sendEnvelope(handle[socketId], topic, event, json);
     },
 
-    /** Sends one envelope to every socket whose user data passes `filter`; returns the count. */
+    /**
+     * Sends one envelope to every socket whose user data passes `filter`; returns the count.
+     * With worker threads every thread's sockets (see lib/runtime/mirror.js).
+     */
     sendTo(filter, topic, event, data) {
       assertName('topic', topic);
       assertName('event', event);
@@ -81,6 +84,8 @@ export function createPlatform(getNative, connections, outbound, isShared = () =
       for (const [id, ws] of connections) {
         if (filter(ws.getUserData())) ids.push(id);
       }
+      // With worker threads: the other threads' sockets, by their user data at open.
+      if (remote) for (const [id, userData] of remote) if (filter(userData)) ids.push(id);
       if (ids.length === 0) return 0;
       const json = toJson(data, 'platform.sendTo', topic, event);
       outbound.flush();

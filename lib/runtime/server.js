@@ -12,6 +12,7 @@ import { createInflight } from './inflight.js';
 import { createOutbound } from './outbound.js';
 import { BATCH_BUFFER_BYTES } from './batch.js';
 import { READY, spawnWorkers, workerAttachment } from './workers.js';
+import { MIRROR, createMirror } from './mirror.js';
 
 /** Servers that listen for SIGTERM/SIGINT, so one signal closes them all. */
 const signalled = new Set();
@@ -58,8 +59,11 @@ export class RealtimeServer {
   #worker;
   #workers = null;
 
+  #mirror;
+
   /** @internal */
-  constructor({ nativeServer, platform, connections, shutdownTimeout, stopped, drained, inflight, outbound, log, worker = 0 }) {
+  constructor({ nativeServer, platform, connections, shutdownTimeout, stopped, drained, inflight, outbound, log, worker = 0, mirror = null }) {
+    this.#mirror = mirror;
     this.#native = nativeServer;
     this.#worker = worker;
     this.#connections = connections;
@@ -104,7 +108,7 @@ export class RealtimeServer {
   spawnWorkers(module, count, options = {}) {
     if (this.#worker !== 0) throw new Error('spawnWorkers() is for the main thread\'s server');
     if (this.#workers) throw new Error('workers are running already');
-    this.#workers = spawnWorkers({ native: this.#native, platform: this.platform, module, count, workerData: options.workerData, log: this.#log });
+    this.#workers = spawnWorkers({ native: this.#native, platform: this.platform, mirror: this.#mirror, connections: this.#connections, module, count, workerData: options.workerData, log: this.#log });
     return this.#workers;
   }
 
@@ -197,7 +201,8 @@ export async function serve(options = {}) {
   const getNative = () => nativeServer;
   const outbound = createOutbound(getNative);
   let server;
-  const platform = createPlatform(getNative, connections, outbound, () => Boolean(attach) || server?.sharing === true);
+  const mirror = createMirror();
+  const platform = createPlatform(getNative, connections, outbound, () => Boolean(attach) || server?.sharing === true, mirror.remote);
   const http = createHttpBridge({
     getNative,
     handler: opts.fetch,
@@ -225,6 +230,7 @@ export async function serve(options = {}) {
     inflight,
     dev: opts.dev ? { maxPayloadLength: opts.websocket.maxPayloadLength } : undefined,
     outbound,
+    mirror,
     onDrained: () => markDrained(),
     onStopped: () => markStopped(),
   });
@@ -246,6 +252,7 @@ export async function serve(options = {}) {
     outbound,
     log: opts.log,
     worker: attach ? attach.index : 0,
+    mirror,
   });
   if (options.jsWorkers && !attach) {
     const { count, module, workerData } = options.jsWorkers;
@@ -253,9 +260,17 @@ export async function serve(options = {}) {
   }
   if (attach) {
     server.followShutdown();
-    // Tell the main thread this worker serves now (spawnWorkers' `ready()`).
+    // Tell the main thread this worker serves now (spawnWorkers' `ready()`), and share the
+    // user data of this thread's sockets for sendTo.
     const { parentPort } = await import('node:worker_threads');
-    parentPort?.postMessage({ [READY]: attach.index });
+    if (parentPort) {
+      mirror.connect((message) => parentPort.postMessage({ [MIRROR]: message }));
+      parentPort.on('message', (message) => {
+        if (Array.isArray(message?.[MIRROR])) mirror.apply(message[MIRROR]);
+      });
+      parentPort.unref();
+      parentPort.postMessage({ [READY]: attach.index });
+    }
   } else if (opts.signals) watchSignals(server);
   return server;
 }

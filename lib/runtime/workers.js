@@ -13,6 +13,7 @@
 // flight before the sockets close).
 
 import { Worker, isMainThread, workerData } from 'node:worker_threads';
+import { MIRROR } from './mirror.js';
 
 /** Where a worker thread finds its attachment in `workerData`. */
 export const ATTACH = 'svelte-realtime:attach';
@@ -48,8 +49,26 @@ export function workerCount(value, cores) {
  * Starts `count - 1` worker threads running `module` (the main thread is the first runner).
  * @param {{ native: any, platform: object, module: string | URL, count: number, workerData?: object, log: any, argv?: string[] }} options
  */
-export function spawnWorkers({ native, platform, module, count, workerData: data = {}, log, argv }) {
+export function spawnWorkers({ native, platform, mirror, connections, module, count, workerData: data = {}, log, argv }) {
   const key = native.share();
+  /** socket id → the worker whose socket it is (for the user-data mirror). */
+  const owners = new Map();
+  const toOthers = (message, except) => {
+    for (const runner of runners.values()) if (runner.index !== except && runner.ready) runner.worker.postMessage({ [MIRROR]: message });
+  };
+  // This thread's sockets, told to every worker (lib/runtime/mirror.js).
+  mirror?.connect((message) => toOthers(message, 0));
+  const snapshot = () => {
+    const entries = [...(mirror?.remote ?? [])];
+    for (const [id, ws] of connections ?? []) {
+      try {
+        entries.push([id, structuredClone(ws.getUserData() ?? {})]);
+      } catch {
+        // not cloneable: invisible to other threads' filters
+      }
+    }
+    return entries;
+  };
   // Reactions (live.derived / effect / aggregate) run here once per publish; workers hear
   // the events so their aggregates' state follows.
   globalThis[RELAY_REACTION] = (topic, event, value) => {
@@ -79,13 +98,29 @@ export function spawnWorkers({ native, platform, module, count, workerData: data
         globalThis[RUN_REACTIONS]?.(reaction[0], reaction[1], reaction[2], platform);
         return;
       }
+      const mirrored = message?.[MIRROR];
+      if (Array.isArray(mirrored)) {
+        if (mirrored[0] === 'open') owners.set(mirrored[1], index);
+        if (mirrored[0] === 'close') owners.delete(mirrored[1]);
+        mirror?.apply(mirrored);
+        toOthers(mirrored, index);
+        return;
+      }
       if (message?.[READY] !== index) return;
+      worker.postMessage({ [MIRROR]: ['sync', snapshot()] });
       runner.ready = true;
       settle();
     });
     worker.on('error', (error) => log.error(`[svelte-realtime] worker ${index} failed:`, error));
     worker.once('exit', (code) => {
       runners.delete(index);
+      // Its sockets are gone (Rust closes them); their close hooks ran nowhere.
+      for (const [id, owner] of owners) {
+        if (owner !== index) continue;
+        owners.delete(id);
+        mirror?.apply(['close', id]);
+        toOthers(['close', id], index);
+      }
       // Its sockets close with 1011; nothing new goes to it.
       try {
         native.detachWorker(index);
