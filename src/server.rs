@@ -80,7 +80,7 @@ pub struct NativeServer {
 }
 
 /// Smallest batch buffer accepted: room for a batch of ordinary events.
-pub(crate) const MIN_BATCH_BUFFER: usize = 64 * 1024;
+const MIN_BATCH_BUFFER: usize = 64 * 1024;
 
 fn id_of(id: i64) -> u64 {
     id.max(0) as u64
@@ -100,6 +100,33 @@ fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
     out
 }
 
+/// The waker of a hook runner's queue: calls `on_events` on the runner's thread, which
+/// drains the queue into `batch_buffer` (see the module comment).
+pub(crate) fn event_waker(
+    events: &Arc<EventQueue>,
+    on_events: Function<Either<u32, Buffer>, ()>,
+    mut batch_buffer: Buffer,
+) -> napi::Result<impl Fn() + Send + Sync + 'static> {
+    if batch_buffer.len() < MIN_BATCH_BUFFER {
+        return Err(napi::Error::from_reason(format!(
+            "batchBuffer must hold at least {MIN_BATCH_BUFFER} bytes"
+        )));
+    }
+    let drain_events = Arc::clone(events);
+    let tsfn = on_events
+        .build_threadsafe_function::<()>()
+        .callee_handled::<false>()
+        .build_callback(move |_ctx| {
+            Ok(match drain_events.drain_into(&mut batch_buffer) {
+                Drained::Written(len) => Either::A(len as u32),
+                Drained::Oversized(alone) => Either::B(Buffer::from(alone)),
+            })
+        })?;
+    Ok(move || {
+        tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+    })
+}
+
 #[napi]
 impl NativeServer {
     /// Starts listening. `onEvents(batch)` is called on the main thread whenever events are
@@ -110,30 +137,14 @@ impl NativeServer {
     pub fn new(
         options: NativeServerOptions,
         on_events: Function<Either<u32, Buffer>, ()>,
-        mut batch_buffer: Buffer,
+        batch_buffer: Buffer,
     ) -> napi::Result<Self> {
-        if batch_buffer.len() < MIN_BATCH_BUFFER {
-            return Err(napi::Error::from_reason(format!(
-                "batchBuffer must hold at least {MIN_BATCH_BUFFER} bytes"
-            )));
-        }
         let config = options.into_config()?;
         let events = Arc::new(EventQueue::new(config.inbound_queue_bytes));
-        let drain_events = Arc::clone(&events);
-        let tsfn = on_events
-            .build_threadsafe_function::<()>()
-            .callee_handled::<false>()
-            .build_callback(move |_ctx| {
-                Ok(match drain_events.drain_into(&mut batch_buffer) {
-                    Drained::Written(len) => Either::A(len as u32),
-                    Drained::Oversized(alone) => Either::B(Buffer::from(alone)),
-                })
-            })?;
+        let wake = event_waker(&events, on_events, batch_buffer)?;
         let server = RunningServer::start(config, Arc::clone(&events))
             .map_err(|e| napi::Error::new(Status::GenericFailure, e.to_string()))?;
-        events.set_waker(move || {
-            tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
-        });
+        events.set_waker(wake);
         let addr = server.local_addr();
         Ok(Self {
             port: addr.port(),

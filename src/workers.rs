@@ -9,13 +9,11 @@ use std::sync::{Arc, LazyLock, Weak};
 
 use napi::Either;
 use napi::bindgen_prelude::{Buffer, Function};
-use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use parking_lot::Mutex;
-use realtime_core::events::Drained;
 use realtime_core::{EventQueue, RunningServer};
 
-use crate::server::{MIN_BATCH_BUFFER, NativeServer};
+use crate::server::{NativeServer, event_waker};
 
 /// Shared servers of this process by key (several servers may share at once).
 static SHARED: LazyLock<Mutex<HashMap<u32, Weak<RunningServer>>>> =
@@ -44,32 +42,15 @@ impl NativeServer {
         key: u32,
         index: u32,
         on_events: Function<Either<u32, Buffer>, ()>,
-        mut batch_buffer: Buffer,
+        batch_buffer: Buffer,
     ) -> napi::Result<Self> {
-        if batch_buffer.len() < MIN_BATCH_BUFFER {
-            return Err(napi::Error::from_reason(format!(
-                "batchBuffer must hold at least {MIN_BATCH_BUFFER} bytes"
-            )));
-        }
         let server = SHARED
             .lock()
             .get(&key)
             .and_then(Weak::upgrade)
             .ok_or_else(|| napi::Error::from_reason(format!("no shared server under key {key}")))?;
         let events = Arc::new(EventQueue::new(server.inbound_queue_bytes()));
-        let drain_events = Arc::clone(&events);
-        let tsfn = on_events
-            .build_threadsafe_function::<()>()
-            .callee_handled::<false>()
-            .build_callback(move |_ctx| {
-                Ok(match drain_events.drain_into(&mut batch_buffer) {
-                    Drained::Written(len) => Either::A(len as u32),
-                    Drained::Oversized(alone) => Either::B(Buffer::from(alone)),
-                })
-            })?;
-        events.set_waker(move || {
-            tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
-        });
+        events.set_waker(event_waker(&events, on_events, batch_buffer)?);
         let index = index as usize;
         if !server.attach_worker(index, Arc::clone(&events)) {
             events.clear_waker();

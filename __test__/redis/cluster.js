@@ -91,3 +91,28 @@ export async function user(url, name = 'anon', options = {}) {
   ws.streamWith = (extra, path, ...args) => send(path, args, { stream: true, ...extra });
   return ws;
 }
+
+/**
+ * A test file's fixture: `pair()` starts two instances on one fresh channel of the shared
+ * Redis, `track(ws)` remembers a client; `cleanup()` (in `afterEach`) ends them all.
+ */
+export function fixture() {
+  const running = [];
+  const clients = [];
+  return {
+    async pair(extra = {}) {
+      const channel = uniqueChannel();
+      const list = await Promise.all(['i0', 'i1'].map((name) => startInstance({ redis: REDIS_URL, channel, name, ...extra })));
+      running.push(...list);
+      return list;
+    },
+    track(ws) {
+      clients.push(ws);
+      return ws;
+    },
+    async cleanup() {
+      for (const c of clients.splice(0)) c.terminate();
+      await Promise.all(running.splice(0).map((i) => i.stop()));
+    },
+  };
+}

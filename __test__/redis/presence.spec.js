@@ -4,32 +4,22 @@
 // 15 s (10 s alive-key TTL + 5 s sweep).
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers.js';
-import { REDIS_URL, startInstance, uniqueChannel, user } from './cluster.js';
+import { fixture, user } from './cluster.js';
 
-const running = [];
-const clients = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.terminate();
-  await Promise.all(running.splice(0).map((i) => i.stop()));
-});
-
-async function pair() {
-  const channel = uniqueChannel();
-  const list = await Promise.all(['i0', 'i1'].map((name) => startInstance({ redis: REDIS_URL, channel, name })));
-  running.push(...list);
-  return list;
-}
+const cluster = fixture();
+afterEach(() => cluster.cleanup());
+const pair = () => cluster.pair();
 
 async function member(instance, name, room) {
   const ws = await user(instance.url, name);
-  clients.push(ws);
+  cluster.track(ws);
   expect((await ws.stream('feed/room/__data', room)).ok).toBe(true);
   return ws;
 }
 
 async function watcher(instance, name, room, channel = '__presence') {
   const ws = await user(instance.url, name);
-  clients.push(ws);
+  cluster.track(ws);
   const reply = await ws.stream(`feed/room/${channel}`, room);
   expect(reply.ok).toBe(true);
   ws.initial = reply.data;
