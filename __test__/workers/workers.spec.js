@@ -3,6 +3,9 @@
 // reaches every subscriber once, counts are global, cron runs on the main thread only, a
 // crashed worker's sockets close with 1011 while the others keep answering and it comes
 // back, and shutdown drains the workers' handlers in flight.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, start, waitFor } from '../helpers.js';
 import { appHooks } from './app.js';
@@ -146,6 +149,31 @@ describe('worker threads on one server', () => {
     const freshIds = (await Promise.all(fresh.map((ws) => ws.call('app/where')))).map((r) => r.data);
     expect(new Set(freshIds).size).toBeGreaterThanOrEqual(2);
     expect(freshIds).not.toContain(victim);
+  });
+
+  it('a worker that throws at startup is restarted with backoff; the others serve meanwhile', async () => {
+    server = await start({ hooks: appHooks() });
+    const marker = join(mkdtempSync(join(tmpdir(), 'sr-worker-')), 'marker');
+    const flaky = server.spawnWorkers(new URL('./failing-worker.js', import.meta.url), 2, { workerData: { marker } });
+    await flaky.ready(); // the second start succeeds
+    const ws = await client();
+    expect((await ws.call('app/where')).ok).toBe(true);
+    const restarts = server.log.lines.filter((l) => /worker 1 exited with code 1; restarting in 100 ms/.test(l.text));
+    expect(restarts).toHaveLength(1);
+  });
+
+  it('a worker that always fails backs off (100 ms doubling) and ready() gives up at its timeout', async () => {
+    server = await start({ hooks: appHooks() });
+    const broken = server.spawnWorkers(new URL('./failing-worker.js', import.meta.url), 2, { workerData: { fail: 'always' } });
+    await expect(broken.ready(1500)).rejects.toThrow(/not serving after 1500 ms/);
+    const waits = server.log.lines
+      .map((l) => /worker 1 exited with code 1; restarting in (\d+) ms/.exec(l.text)?.[1])
+      .filter(Boolean)
+      .map(Number);
+    expect(waits.slice(0, 4)).toEqual([100, 200, 400, 800]);
+    // The main thread serves all along.
+    const ws = await client();
+    expect((await ws.call('app/where')).data).toBe(0);
   });
 
   it('graceful shutdown lets the workers\' handlers in flight answer before the 1001', async () => {

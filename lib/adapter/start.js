@@ -119,8 +119,14 @@ export async function start({ dir, options = {} }) {
     const workers = runtime.spawnWorkers(new URL('./worker.js', import.meta.url), env.clusterWorkers, {
       workerData: { dir, options },
     });
-    await workers.ready();
-    console.log(`Listening on ${runtime.url} with ${env.clusterWorkers} JavaScript threads`);
+    try {
+      await workers.ready(30_000);
+      console.log(`Listening on ${runtime.url} with ${env.clusterWorkers} JavaScript threads`);
+    } catch (error) {
+      // Keep serving on the threads that run; the failing ones keep being restarted.
+      console.error(`[svelte-realtime] ${error.message}`);
+      console.log(`Listening on ${runtime.url} with ${1 + workers.size} of ${env.clusterWorkers} JavaScript threads`);
+    }
   } else {
     console.log(`Listening on ${runtime.url}`);
   }

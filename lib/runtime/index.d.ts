@@ -218,8 +218,8 @@ export interface ServeOptions {
 export interface WorkerSet {
   /** Worker threads running now (the main thread not counted). */
   readonly size: number;
-  /** Resolves once every worker serves (again, after a restart). */
-  ready(): Promise<void>;
+  /** Resolves once every worker serves (again, after a restart); rejects after `timeoutMs` if given. */
+  ready(timeoutMs?: number): Promise<void>;
   /** The worker threads (`node:worker_threads` Worker objects). */
   workers(): Array<{ threadId: number; terminate(): Promise<number> }>;
   /** No more restarts; resolves once every worker exited. */

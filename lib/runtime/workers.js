@@ -154,9 +154,27 @@ export function spawnWorkers({ native, platform, mirror, connections, module, co
     get size() {
       return runners.size;
     },
-    /** Resolves once every worker serves (again, after a restart). */
-    ready() {
-      return allReady() ? Promise.resolve() : new Promise((resolve) => waiting.push(resolve));
+    /**
+     * Resolves once every worker serves (again, after a restart); with `timeoutMs`, rejects
+     * if they do not by then (they keep being restarted).
+     */
+    ready(timeoutMs) {
+      if (allReady()) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        let timer = null;
+        const done = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        waiting.push(done);
+        if (timeoutMs !== undefined) {
+          timer = setTimeout(() => {
+            waiting = waiting.filter((w) => w !== done);
+            reject(new Error(`worker threads not serving after ${timeoutMs} ms (see the errors above); the running threads serve meanwhile`));
+          }, timeoutMs);
+          timer.unref();
+        }
+      });
     },
     /** Threads, by index (tests). */
     workers() {
