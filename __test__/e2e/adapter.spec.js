@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDemo, demo, startBuilt, stop } from './demo.js';
 import { parseBytes, readEnv } from '../../lib/adapter/env.js';
-import { connect, refusedStatus } from '../helpers.js';
+import { connect, refusedStatus, waitFor } from '../helpers.js';
 
 let server;
 let url;
@@ -133,7 +133,19 @@ describe('CLUSTER_WORKERS', () => {
       expect(threads.size).toBe(2); // idle runners take turns
       const page = await fetch(`${base}/`);
       expect(page.status).toBe(200);
+      // Our client's protocol on both threads: streams and an RPC whose publish reaches all.
       const sockets = await Promise.all([0, 1, 2, 3].map((i) => connect(`${base.replace('http', 'ws')}/ws`, { headers: { cookie: `name=u${i}` } })));
+      const inbox = sockets.map((ws) => {
+        const got = [];
+        ws.on('message', (raw) => got.push(JSON.parse(raw.toString())));
+        return got;
+      });
+      const rpcReply = (i, id) => inbox[i].find((m) => m.topic === '__rpc' && m.event === id)?.data;
+      sockets.forEach((ws, i) => ws.send(JSON.stringify({ rpc: 'chat/messages', id: `m${i}`, args: [], stream: true })));
+      await waitFor(() => sockets.every((_, i) => rpcReply(i, `m${i}`)?.ok));
+      sockets[0].send(JSON.stringify({ rpc: 'chat/send', id: 'hello', args: ['hello from the cluster'] }));
+      await waitFor(() => inbox.every((got) => got.some((m) => m.topic === 'messages' && m.event === 'created' && m.data.text === 'hello from the cluster')));
+      expect(rpcReply(0, 'hello')).toMatchObject({ ok: true, data: { text: 'hello from the cluster' } });
       for (const ws of sockets) ws.close();
     } finally {
       await stop(cluster);
