@@ -119,8 +119,8 @@ impl Shared {
     fn new(config: ServerConfig, events: Arc<EventQueue>, statics: static_files::Index) -> Self {
         Self {
             clock: connection::Clock,
+            workers: workers::Workers::new(Arc::clone(&events)),
             events,
-            workers: workers::Workers::default(),
             listeners: Mutex::new(HashMap::new()),
             hub: Hub::new(),
             topic_states: topic_state::TopicStates::default(),

@@ -26,90 +26,72 @@ pub struct Worker {
     load: AtomicUsize,
 }
 
-/// A socket's or request's worker (`None`: the main thread). Dropping it ends its load.
-pub(crate) struct Assigned {
-    worker: Option<Arc<Worker>>,
-    /// The main thread's load counter, when workers are attached (otherwise nobody counts).
-    primary: Option<Arc<AtomicUsize>>,
-}
+/// A socket's or request's runner. `None` when no worker thread was attached at assignment
+/// (then nobody counts load). Dropping it ends its load. One pointer: it lives in every `Conn`.
+pub(crate) struct Assigned(Option<Arc<Worker>>);
 
 impl Assigned {
     pub(crate) fn queue<'a>(&'a self, primary: &'a Arc<EventQueue>) -> &'a Arc<EventQueue> {
-        self.worker.as_ref().map_or(primary, |w| &w.queue)
+        self.0.as_ref().map_or(primary, |w| &w.queue)
     }
 
     pub(crate) fn index(&self) -> usize {
-        self.worker.as_ref().map_or(0, |w| w.index)
+        self.0.as_ref().map_or(0, |w| w.index)
     }
 }
 
 impl Drop for Assigned {
     fn drop(&mut self) {
-        if let Some(worker) = &self.worker {
+        if let Some(worker) = &self.0 {
             worker.load.fetch_sub(1, Ordering::Relaxed);
-        }
-        if let Some(primary) = &self.primary {
-            primary.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
 
-#[derive(Default)]
 pub(crate) struct Workers {
     /// Index `i` holds worker `i + 1`.
     slots: RwLock<Vec<Option<Arc<Worker>>>>,
-    /// Load of the main thread.
-    primary_load: Arc<AtomicUsize>,
+    /// The main thread as runner 0 (its queue is the server's own).
+    primary: Arc<Worker>,
     attached: AtomicUsize,
     /// Where the search for the least loaded runner starts (rotates).
     turn: AtomicUsize,
 }
 
 impl Workers {
+    pub(crate) fn new(primary: Arc<EventQueue>) -> Self {
+        Self {
+            slots: RwLock::new(Vec::new()),
+            primary: Arc::new(Worker {
+                index: 0,
+                queue: primary,
+                load: AtomicUsize::new(0),
+            }),
+            attached: AtomicUsize::new(0),
+            turn: AtomicUsize::new(0),
+        }
+    }
+
     /// The runner for a new socket or request: the least loaded; ties rotate, so idle runners
     /// take turns (sequential HTTP requests spread over all of them).
     pub(crate) fn assign(&self) -> Assigned {
         if self.attached.load(Ordering::Acquire) == 0 {
-            return Assigned {
-                worker: None,
-                primary: None,
-            };
+            return Assigned(None);
         }
         let slots = self.slots.read();
-        let runners: Vec<Option<&Arc<Worker>>> = std::iter::once(None)
-            .chain(slots.iter().flatten().map(Some))
+        let runners: Vec<&Arc<Worker>> = std::iter::once(&self.primary)
+            .chain(slots.iter().flatten())
             .collect();
-        let load_of = |r: &Option<&Arc<Worker>>| match r {
-            None => self.primary_load.load(Ordering::Relaxed),
-            Some(w) => w.load.load(Ordering::Relaxed),
-        };
         let start = self.turn.fetch_add(1, Ordering::Relaxed) % runners.len();
         let mut best = runners[start];
-        let mut best_load = load_of(&best);
         for i in 1..runners.len() {
             let candidate = runners[(start + i) % runners.len()];
-            let load = load_of(&candidate);
-            if load < best_load {
+            if candidate.load.load(Ordering::Relaxed) < best.load.load(Ordering::Relaxed) {
                 best = candidate;
-                best_load = load;
             }
         }
-        match best {
-            Some(worker) => {
-                worker.load.fetch_add(1, Ordering::Relaxed);
-                Assigned {
-                    worker: Some(Arc::clone(worker)),
-                    primary: None,
-                }
-            }
-            None => {
-                self.primary_load.fetch_add(1, Ordering::Relaxed);
-                Assigned {
-                    worker: None,
-                    primary: Some(Arc::clone(&self.primary_load)),
-                }
-            }
-        }
+        best.load.fetch_add(1, Ordering::Relaxed);
+        Assigned(Some(Arc::clone(best)))
     }
 
     /// Attaches worker `index` (1..=MAX_WORKERS). False if taken or out of range.
@@ -164,7 +146,7 @@ mod tests {
 
     #[test]
     fn least_loaded_wins_and_load_ends_with_the_work() {
-        let workers = Workers::default();
+        let workers = Workers::new(Arc::new(EventQueue::new(1024)));
         assert_eq!(workers.assign().index(), 0, "no workers: the main thread");
         assert!(workers.attach(1, Arc::new(EventQueue::new(1024))));
         assert!(workers.attach(2, Arc::new(EventQueue::new(1024))));
