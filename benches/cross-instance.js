@@ -15,15 +15,15 @@
 // Redis figures come from the bus counters (publishes, pipelines = round trips) and from
 // Redis' own INFO (bytes received per publish, all clients of that Redis included).
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildLoadgen, child, median } from './lib/proc.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..');
 const args = process.argv.slice(2);
 const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const reps = Number(option('--reps', 5));
@@ -36,47 +36,6 @@ const scenarios = quick
       { clients: 1000, messages: 200, payload: 100 },
     ];
 
-function buildLoadgen() {
-  const result = spawnSync('cargo', ['build', '--release', '-q', '-p', 'realtime-loadgen'], { cwd: root, stdio: 'inherit' });
-  if (result.status !== 0) process.exit(1);
-  return join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'release', 'realtime-loadgen');
-}
-
-function start(command, argv, env = {}) {
-  const child = spawn(command, argv, { cwd: root, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  const lines = [];
-  const waiters = [];
-  let buffer = '';
-  child.stdout.on('data', (chunk) => {
-    buffer += chunk;
-    let nl;
-    while ((nl = buffer.indexOf('\n')) !== -1) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      lines.push(line);
-      for (const w of waiters.splice(0)) if (!w(line)) waiters.push(w);
-    }
-  });
-  child.waitFor = (predicate, timeout = 120_000) =>
-    new Promise((resolve, reject) => {
-      const hit = lines.find(predicate);
-      if (hit) {
-        lines.splice(lines.indexOf(hit), 1);
-        return resolve(hit);
-      }
-      const timer = setTimeout(() => reject(new Error('timed out waiting for a line')), timeout);
-      waiters.push((line) => {
-        if (!predicate(line)) return false;
-        clearTimeout(timer);
-        lines.splice(lines.indexOf(line), 1);
-        resolve(line);
-        return true;
-      });
-    });
-  child.exited = new Promise((r) => child.once('exit', r));
-  return child;
-}
-
 function redisInfo() {
   const { hostname, port } = new URL(redisUrl);
   const out = spawnSync('redis-cli', ['-h', hostname, '-p', port || '6379', 'INFO', 'stats'], { encoding: 'utf8' }).stdout ?? '';
@@ -85,15 +44,15 @@ function redisInfo() {
 }
 
 async function server(env) {
-  const child = start(process.execPath, [join(here, 'servers', 'native.js')], env);
-  const port = (await child.waitFor((l) => l.startsWith('PORT '))).split(' ')[1];
-  child.url = `ws://127.0.0.1:${port}/ws`;
-  return child;
+  const proc = child(process.execPath, [join(here, 'servers', 'native.js')], { env });
+  const port = (await proc.line((l) => l.startsWith('PORT '))).split(' ')[1];
+  proc.url = `ws://127.0.0.1:${port}/ws`;
+  return proc;
 }
 
-async function busStats(child) {
-  child.stdin.write('stats\n');
-  return JSON.parse((await child.waitFor((l) => l.startsWith('STATS '))).slice(6));
+async function busStats(proc) {
+  proc.stdin.write('stats\n');
+  return JSON.parse((await proc.line((l) => l.startsWith('STATS '))).slice(6));
 }
 
 async function runOnce(loadgen, kind, { clients, messages, payload }) {
@@ -101,13 +60,13 @@ async function runOnce(loadgen, kind, { clients, messages, payload }) {
   const a = await server(env);
   const b = kind === 'cross' ? await server(env) : a;
   const half = clients / 2;
-  const gens = [a, b].map((s) => start(loadgen, ['fanout', s.url, String(half), String(messages), 'bench']));
-  await Promise.all(gens.map((g) => g.waitFor((l) => l === 'READY')));
+  const gens = [a, b].map((s) => child(loadgen, ['fanout', s.url, String(half), String(messages), 'bench']));
+  await Promise.all(gens.map((g) => g.line((l) => l === 'READY')));
   if (kind === 'cross') await new Promise((r) => setTimeout(r, 300)); // bus subscriptions confirmed
   const before = redisInfo();
   const t0 = process.hrtime.bigint();
   a.stdin.write(`publish ${messages} ${payload}\n`);
-  const results = await Promise.all(gens.map(async (g) => JSON.parse(await g.waitFor((l) => l.startsWith('{')))));
+  const results = await Promise.all(gens.map(async (g) => JSON.parse(await g.line((l) => l.startsWith('{')))));
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const after = redisInfo();
   const bus = kind === 'cross' ? await busStats(a) : null;
@@ -128,11 +87,6 @@ async function runOnce(loadgen, kind, { clients, messages, payload }) {
   };
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 const loadgen = buildLoadgen();
 const runs = [];

@@ -21,9 +21,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TICKS_PER_SECOND, buildLoadgen, child, cpuTicks, median } from './lib/proc.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..');
 const argv = process.argv.slice(2);
 const flag = (name) => argv.includes(name);
 const value = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
@@ -31,46 +31,8 @@ const rounds = Number(value('--rounds', 3));
 const only = value('--only', 'rpc,fanout,memory').split(',');
 const kinds = flag('--noise') ? ['native-rpc', 'native-rpc'] : ['native-rpc', 'uws'];
 const label = (kind, i) => (flag('--noise') ? `native ${i === 0 ? 'A' : 'B'}` : kind === 'uws' ? 'uWS' : 'native');
-const TICK = 100; // USER_HZ: /proc/<pid>/stat counts CPU in 1/100 s on Linux
+const TICK = TICKS_PER_SECOND; // USER_HZ: /proc/<pid>/stat counts CPU in 1/100 s on Linux
 
-function build() {
-  const result = spawnSync('cargo', ['build', '--release', '-q', '-p', 'realtime-loadgen'], { cwd: root, stdio: 'inherit' });
-  if (result.status !== 0) process.exit(1);
-  return join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'release', 'realtime-loadgen');
-}
-
-/** A child process whose stdout lines can be awaited. */
-function child(command, args, env = {}) {
-  const proc = spawn(command, args, { cwd: root, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  const waiters = [];
-  let buffer = '';
-  proc.stdout.on('data', (chunk) => {
-    buffer += chunk;
-    let nl;
-    while ((nl = buffer.indexOf('\n')) !== -1) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      for (const w of waiters.splice(0)) if (!w(line)) waiters.push(w);
-    }
-  });
-  proc.line = (predicate, timeout = 120_000) =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${command}: no matching line`)), timeout);
-      waiters.push((line) => {
-        if (!predicate(line)) return false;
-        clearTimeout(timer);
-        resolve(line);
-        return true;
-      });
-    });
-  proc.exited = new Promise((resolve) => proc.on('exit', resolve));
-  return proc;
-}
-
-const cpuTicks = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
-};
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 
 const perfWorks = !flag('--no-perf') && spawnSync('perf', ['stat', '-e', 'syscalls:sys_enter_writev', 'true'], { stdio: 'ignore' }).status === 0;
@@ -113,7 +75,7 @@ const MEASURE_SECONDS = 5;
 
 async function rpcRound(loadgen, kind) {
   const { server, url } = await startServer(kind);
-  const gen = child(loadgen, ['rpc', url, '50', '10', String(MEASURE_SECONDS), '64'], { LOADGEN_THREADS: '1' });
+  const gen = child(loadgen, ['rpc', url, '50', '10', String(MEASURE_SECONDS), '64'], { env: { LOADGEN_THREADS: '1' } });
   await gen.line((l) => l === 'READY');
   gen.stdin.write('go\n');
   await gen.line((l) => l === 'MEASURE');
@@ -176,12 +138,6 @@ async function memoryRound(loadgen, kind) {
   return { kib_per_connection: (after - before) / clients };
 }
 
-const median = (values) => {
-  const sorted = values.filter((v) => v !== null && !Number.isNaN(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return null;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 const SCENARIOS = {
   rpc: { run: rpcRound, title: 'RPC 50 × 10 in flight, 64 B, through handleRpc', metrics: ['calls_per_second', 'cpu_us_per_call', 'p50_ms', 'p99_ms', 'writes_per_reply', 'switches_per_reply', 'reads_per_call', 'futex_per_call', 'epoll_waits_per_call', 'server_cores', 'loadgen_cores'] },
@@ -189,7 +145,7 @@ const SCENARIOS = {
   memory: { run: memoryRound, title: '5000 idle WebSockets', metrics: ['kib_per_connection'] },
 };
 
-const loadgen = build();
+const loadgen = buildLoadgen();
 const results = {};
 console.log(`# vs uWebSockets.js: ${rounds} ABBA rounds, ${cpus().length} cores, node ${process.version}${perfWorks ? '' : ', no perf'}`);
 for (const name of only) {

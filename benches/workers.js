@@ -15,11 +15,12 @@
 // the chat page SvelteKit renders on the server (with the messages' SSR `.load`). Needs `wrk` (apt-get install wrk).
 // CPU is the server process's utime+stime from /proc over the measured window.
 
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TICKS_PER_SECOND, buildLoadgen, child, cpuTicks, median } from './lib/proc.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -31,63 +32,17 @@ const COUNTS = [1, 2, 4];
 const pin = args.includes('--pin');
 /** `[command, argv]` under `taskset -c cpu` when pinning. */
 const pinned = (cpu, command, argv) => (pin ? ['taskset', ['-c', String(cpu), command, ...argv]] : [command, argv]);
-const TICK = 100;
-
-function cpuTicks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-function child(command, argv, env = {}, cwd = root) {
-  const proc = spawn(command, argv, { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  const lines = [];
-  const waiters = [];
-  let buffer = '';
-  const onData = (chunk) => {
-    buffer += chunk;
-    let nl;
-    while ((nl = buffer.indexOf('\n')) !== -1) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      lines.push(line);
-      for (const w of waiters.splice(0)) if (!w(line)) waiters.push(w);
-    }
-  };
-  proc.stdout.on('data', onData);
-  proc.stderr.on('data', onData);
-  proc.line = (predicate, timeout = 120_000) =>
-    new Promise((resolve, reject) => {
-      const hit = lines.find(predicate);
-      if (hit) return resolve(hit);
-      const timer = setTimeout(() => reject(new Error(`timed out; output:\n${lines.join('\n')}`)), timeout);
-      waiters.push((line) => {
-        if (!predicate(line)) return false;
-        clearTimeout(timer);
-        resolve(line);
-        return true;
-      });
-    });
-  proc.exited = new Promise((r) => proc.once('exit', r));
-  return proc;
-}
-
-function loadgenPath() {
-  const result = spawnSync('cargo', ['build', '--release', '-q', '-p', 'realtime-loadgen'], { cwd: root, stdio: 'inherit' });
-  if (result.status !== 0) process.exit(1);
-  return join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'release', 'realtime-loadgen');
-}
 
 async function rpcRound(loadgen, count) {
-  const server = child(...pinned(0, process.execPath, [join(here, 'servers', 'native-rpc.js')]), { JS_WORKERS: String(count) });
+  const server = child(...pinned(0, process.execPath, [join(here, 'servers', 'native-rpc.js')]), { env: { JS_WORKERS: String(count) }, stderr: 'pipe' });
   const port = (await server.line((l) => l.startsWith('PORT '))).split(' ')[1];
-  const gen = child(...pinned(1, loadgen, ['rpc', `ws://127.0.0.1:${port}/ws`, '50', '10', String(seconds), '64']), { LOADGEN_THREADS: '1' });
+  const gen = child(...pinned(1, loadgen, ['rpc', `ws://127.0.0.1:${port}/ws`, '50', '10', String(seconds), '64']), { env: { LOADGEN_THREADS: '1' } });
   await gen.line((l) => l === 'READY');
   gen.stdin.write('go\n');
   await gen.line((l) => l === 'MEASURE');
   const cpu0 = cpuTicks(server.pid);
   const result = JSON.parse(await gen.line((l) => l.startsWith('{')));
-  const cpu = (cpuTicks(server.pid) - cpu0) / TICK;
+  const cpu = (cpuTicks(server.pid) - cpu0) / TICKS_PER_SECOND;
   await gen.exited;
   server.stdin.write('quit\n');
   await server.exited;
@@ -96,7 +51,7 @@ async function rpcRound(loadgen, count) {
 
 async function ssrRound(count) {
   const demo = join(root, 'examples', 'chat');
-  const server = child(...pinned(0, process.execPath, ['build']), { PORT: '0', HOST: '127.0.0.1', CLUSTER_WORKERS: String(count) }, demo);
+  const server = child(...pinned(0, process.execPath, ['build']), { env: { PORT: '0', HOST: '127.0.0.1', CLUSTER_WORKERS: String(count) }, cwd: demo, stderr: 'pipe' });
   const url = /Listening on (http:\/\/\S+)/.exec(await server.line((l) => l.includes('Listening on')))[1].replace('localhost', '127.0.0.1');
   const wrkArgs = ['-t1', '-c32', '-H', 'Cookie: name=bench'];
   spawnSync(...pinned(1, 'wrk', [...wrkArgs, '-d1s', `${url}/`])); // warm up
@@ -104,7 +59,7 @@ async function ssrRound(count) {
   const t0 = Date.now();
   const out = spawnSync(...pinned(1, 'wrk', [...wrkArgs, `-d${seconds}s`, `${url}/`]), { encoding: 'utf8' }).stdout;
   const elapsed = (Date.now() - t0) / 1000;
-  const cpu = (cpuTicks(server.pid) - cpu0) / TICK;
+  const cpu = (cpuTicks(server.pid) - cpu0) / TICKS_PER_SECOND;
   server.kill('SIGTERM');
   await server.exited;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
@@ -112,13 +67,8 @@ async function ssrRound(count) {
   return { requests_per_second: rps, non_2xx: Number(errors), server_cores: cpu / elapsed };
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
-const loadgen = loadgenPath();
+const loadgen = buildLoadgen();
 const haveWrk = spawnSync('wrk', ['--version']).error === undefined;
 const haveDemo = existsSync(join(root, 'examples', 'chat', 'build', 'index.js'));
 const runs = [];

@@ -16,17 +16,20 @@ afterEach(async () => {
 
 const created = (ws, topic) => ws.events.filter((e) => e.topic === topic && e.event === 'created');
 
+/** Two instances on one fresh channel of the Redis at `url`, stopped after the test. */
+async function twoOn(url) {
+  const channel = uniqueChannel();
+  const pair = await Promise.all(['a', 'b'].map((name) => startInstance({ redis: url, channel, name })));
+  cleanup.push(...pair.map((instance) => () => instance.stop()));
+  return pair;
+}
+
 describe('Redis outage', () => {
   it('local publishes keep flowing, losses are counted and logged once, and delivery resumes', async () => {
     const port = await freePort();
     let redis = await startRedis(port);
     cleanup.push(() => redis.stop());
-    const channel = uniqueChannel();
-    const [a, b] = await Promise.all([
-      startInstance({ redis: redis.url, channel, name: 'a' }),
-      startInstance({ redis: redis.url, channel, name: 'b' }),
-    ]);
-    cleanup.push(() => a.stop(), () => b.stop());
+    const [a, b] = await twoOn(redis.url);
     const sa = await user(a.url, 'sa');
     const sb = await user(b.url, 'sb');
     const pub = await user(a.url, 'pub');
@@ -81,12 +84,7 @@ describe('Redis outage', () => {
     const port = await freePort();
     let redis = await startRedis(port, { dir }); // keeps its data across the restart
     cleanup.push(() => redis.stop());
-    const channel = uniqueChannel();
-    const [a, b] = await Promise.all([
-      startInstance({ redis: redis.url, channel, name: 'a' }),
-      startInstance({ redis: redis.url, channel, name: 'b' }),
-    ]);
-    cleanup.push(() => a.stop(), () => b.stop());
+    const [a, b] = await twoOn(redis.url);
     const onA = await user(a.url, 'sa');
     const onB = await user(b.url, 'sb');
     cleanup.push(() => [onA, onB].forEach((c) => c.terminate()));

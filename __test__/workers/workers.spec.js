@@ -54,6 +54,14 @@ async function client(name = 'anon') {
   return ws;
 }
 
+/** `count` clients (named by `nameOf(i)`), opened one after the other, and the thread of each. */
+async function openClients(count, nameOf = () => 'anon') {
+  const all = [];
+  for (let i = 0; i < count; i++) all.push(await client(nameOf(i)));
+  const ids = (await Promise.all(all.map((ws) => ws.call('app/where')))).map((r) => r.data);
+  return { all, ids };
+}
+
 describe('worker threads on one server', () => {
   it('spreads sockets over the runners; a publish from any of them reaches every subscriber once', async () => {
     await cluster(4);
@@ -76,9 +84,7 @@ describe('worker threads on one server', () => {
 
   it('derived, effect and aggregate: once per source publish, one state whichever thread serves', async () => {
     await cluster(3);
-    const all = [];
-    for (let i = 0; i < 6; i++) all.push(await client());
-    const ids = (await Promise.all(all.map((ws) => ws.call('app/where')))).map((r) => r.data);
+    const { all, ids } = await openClients(6);
     expect(new Set(ids).size).toBe(3);
     const watcher = all[0];
     expect((await watcher.stream('app/totals')).data).toEqual({ count: 0 });
@@ -114,9 +120,8 @@ describe('worker threads on one server', () => {
 
   it('sendTo reaches matching sockets on every thread, by their user data', async () => {
     await cluster(3);
-    const all = [];
-    for (let i = 0; i < 9; i++) all.push(await client(i < 3 ? `vip${i}` : `guest${i}`)); // the first three: one per thread
-    const ids = (await Promise.all(all.map((ws) => ws.call('app/where')))).map((r) => r.data);
+    // The first three: one per thread.
+    const { all, ids } = await openClients(9, (i) => (i < 3 ? `vip${i}` : `guest${i}`));
     const vips = all.slice(0, 3);
     expect(new Set(ids.slice(0, 3)).size).toBe(3); // vips on every thread
     for (const [i, ws] of all.entries()) {
@@ -132,9 +137,7 @@ describe('worker threads on one server', () => {
 
   it('a crashed worker: its sockets close with 1011, the others keep answering, it comes back', async () => {
     const workers = await cluster(3);
-    const all = [];
-    for (let i = 0; i < 6; i++) all.push(await client());
-    const ids = (await Promise.all(all.map((ws) => ws.call('app/where')))).map((r) => r.data);
+    const { all, ids } = await openClients(6);
     const victim = ids.find((id) => id !== 0);
     const doomed = all.filter((_, i) => ids[i] === victim);
     const others = all.filter((_, i) => ids[i] !== victim);
@@ -178,9 +181,7 @@ describe('worker threads on one server', () => {
 
   it('graceful shutdown lets the workers\' handlers in flight answer before the 1001', async () => {
     await cluster(3);
-    const all = [];
-    for (let i = 0; i < 6; i++) all.push(await client());
-    const ids = (await Promise.all(all.map((ws) => ws.call('app/where')))).map((r) => r.data);
+    const { all, ids } = await openClients(6);
     expect(new Set(ids).size).toBe(3);
     const pending = all.map((ws) => ws.call('app/slow'));
     await new Promise((r) => setTimeout(r, 50));

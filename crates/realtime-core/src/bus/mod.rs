@@ -117,9 +117,15 @@ pub(crate) struct Outgoing {
     /// `Some(size)`: the topic keeps a replay log of `size` here, so Redis sequences it
     /// (creating the shared log) and our own subscribers get it when it comes back.
     replay: Option<usize>,
-    event: Box<str>,
     /// The change to the topic's shared presence/cursor state, if it is such a topic.
     state: Option<presence::StateOp>,
+}
+
+impl Outgoing {
+    /// The event name, from the message part that carries it after its length.
+    pub(crate) fn event(&self) -> &str {
+        std::str::from_utf8(&self.name[2..]).unwrap_or_default()
+    }
 }
 
 /// A running bus. Dropping the server's runtime ends its tasks.
@@ -228,7 +234,6 @@ impl Bus {
             name,
             data: data.into(),
             replay,
-            event: event.into(),
             state,
         };
         if let Err(error) = self.outbound.try_send(publisher::Job::Publish(outgoing)) {
@@ -248,7 +253,7 @@ impl Bus {
         }
         self.tainted.lock().insert(Arc::clone(&outgoing.topic));
         if let Some(sink) = self.sink.get().and_then(std::sync::Weak::upgrade) {
-            sink.deliver(&outgoing.topic, &outgoing.event, &outgoing.data, 0);
+            sink.deliver(&outgoing.topic, outgoing.event(), &outgoing.data, 0);
         }
     }
 

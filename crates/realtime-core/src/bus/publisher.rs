@@ -148,7 +148,7 @@ fn publish_pipeline(bus: &Bus, batch: &[Outgoing]) -> redis::Pipeline {
             .arg(&o.head)
             .arg(&o.name)
             .arg(o.data.as_bytes())
-            .arg(replay::event_json(&o.event))
+            .arg(replay::event_json(o.event()))
             .arg(o.replay.unwrap_or(crate::replay::DEFAULT_SIZE))
             .arg(replay::TTL_SECONDS)
             .arg(&epoch)

@@ -35,6 +35,8 @@ pub(crate) struct TopicStates {
     /// state is dropped: a member's `leave` comes after the room emptied, and a shared state
     /// (`crate::bus::presence`) must still hear it. Bounded by `MAX_SHARED`.
     shared: Mutex<HashMap<Arc<str>, bool>>,
+    /// Entries in `shared`; 0 lets every publish skip its lock.
+    shared_count: AtomicUsize,
 }
 
 const MAX_SHARED: usize = 100_000;
@@ -50,6 +52,7 @@ impl TopicStates {
                 shared.clear(); // a cap against unbounded topic names; re-learnt on track
             }
             shared.insert(Arc::from(topic), options.strategy == Strategy::Cursor);
+            self.shared_count.store(shared.len(), Ordering::Release);
         }
         let mut states = self.states.lock();
         match states.get_mut(topic) {
@@ -85,6 +88,9 @@ impl TopicStates {
 
     /// Whether `topic` is a presence (`Some(false)`) or cursor (`Some(true)`) topic.
     pub(crate) fn shared_kind(&self, topic: &str) -> Option<bool> {
+        if self.shared_count.load(Ordering::Acquire) == 0 {
+            return None;
+        }
         self.shared.lock().get(topic).copied()
     }
 

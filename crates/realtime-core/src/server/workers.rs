@@ -79,15 +79,17 @@ impl Workers {
             return Assigned(None);
         }
         let slots = self.slots.read();
-        let runners: Vec<&Arc<Worker>> = std::iter::once(&self.primary)
-            .chain(slots.iter().flatten())
-            .collect();
-        let start = self.turn.fetch_add(1, Ordering::Relaxed) % runners.len();
-        let mut best = runners[start];
-        for i in 1..runners.len() {
-            let candidate = runners[(start + i) % runners.len()];
-            if candidate.load.load(Ordering::Relaxed) < best.load.load(Ordering::Relaxed) {
+        let runners = || std::iter::once(&self.primary).chain(slots.iter().flatten());
+        let count = runners().count();
+        let start = self.turn.fetch_add(1, Ordering::Relaxed) % count;
+        // Visit from `start` round the ring; the first of the least loaded wins.
+        let mut best = &self.primary;
+        let mut best_load = usize::MAX;
+        for candidate in runners().skip(start).chain(runners().take(start)) {
+            let load = candidate.load.load(Ordering::Relaxed);
+            if load < best_load {
                 best = candidate;
+                best_load = load;
             }
         }
         best.load.fetch_add(1, Ordering::Relaxed);
