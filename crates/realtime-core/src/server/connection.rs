@@ -14,7 +14,8 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::task::Wake;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -24,6 +25,8 @@ use parking_lot::Mutex;
 use tokio::net::TcpStream;
 
 use super::driver::Driver;
+use super::engine::Engine;
+use super::socket::Socket;
 use super::{Shared, Slot};
 use crate::ConnId;
 use crate::events::Event;
@@ -100,6 +103,21 @@ pub struct Conn {
     close_deadline_ms: AtomicU64,
     /// The JavaScript worker that hears this socket's events (`super::workers`).
     pub(crate) worker: super::workers::Assigned,
+    /// The engine that runs this socket, and its slab key there (set when it adopts it):
+    /// what the socket's waker wakes.
+    engine: Arc<Engine>,
+    engine_key: AtomicU32,
+}
+
+/// A socket's waker is its `Arc<Conn>`: waking puts it on its engine's ready list.
+impl Wake for Conn {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.engine.wake(self.engine_key.load(Ordering::Relaxed));
+    }
 }
 
 impl Subscriber for Arc<Conn> {
@@ -115,6 +133,7 @@ impl Conn {
         close_on_backpressure: bool,
         dropped_total: Arc<AtomicU64>,
         worker: super::workers::Assigned,
+        engine: Arc<Engine>,
     ) -> Self {
         Self {
             id,
@@ -128,7 +147,15 @@ impl Conn {
             pinged_for_ms: AtomicU64::new(NEVER),
             close_deadline_ms: AtomicU64::new(NEVER),
             worker,
+            engine,
+            engine_key: AtomicU32::new(u32::MAX),
         }
+    }
+
+    /// The engine put this socket at `key` (before it builds the socket's waker).
+    pub(crate) fn bind(&self, engine: Arc<Engine>, key: u32) {
+        debug_assert!(Arc::ptr_eq(&engine, &self.engine));
+        self.engine_key.store(key, Ordering::Relaxed);
     }
 
     /// The event queue of this socket's worker.
@@ -353,9 +380,9 @@ fn close_reason(reason: &str) -> &str {
     &reason[..end]
 }
 
-/// Hands an upgraded socket to a task of its own, which runs it until it closes and then
-/// cleans up. The caller's task (the upgrade) ends here: the long-lived task holds only the
-/// driver, not the upgrade's state (a smaller future: memory per idle socket).
+/// Hands an upgraded socket to its engine, which runs it until it closes and then cleans up.
+/// The caller's task (the upgrade) ends here: the engine holds only the driver, not the
+/// upgrade's state (memory per idle socket).
 pub(crate) fn start(shared: Arc<Shared>, conn: Arc<Conn>, upgraded: Upgraded, slot: Slot) {
     // We serve every connection as `TokioIo<TcpStream>`, so the upgrade gives it back with
     // whatever hyper read past the request head (frames a client sent right away).
@@ -367,10 +394,17 @@ pub(crate) fn start(shared: Arc<Shared>, conn: Arc<Conn>, upgraded: Upgraded, sl
             return;
         }
     };
+    let stream = match Socket::from_tokio(stream) {
+        Ok(stream) => stream,
+        Err(_) => {
+            finish(&shared, &conn, None);
+            return;
+        }
+    };
     // `early` is a view of hyper's whole read buffer: the driver copies it and it goes now.
     let driver = Driver::new(Arc::clone(&shared), Arc::clone(&conn), stream, &early);
     drop(early);
-    shared.tracker.spawn(driver.run(slot));
+    conn.engine.adopt(driver.run(slot));
 }
 
 /// The one cleanup of a connection whose task ended.

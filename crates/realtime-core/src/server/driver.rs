@@ -1,7 +1,8 @@
-//! The one task behind each WebSocket: reads, writes and control frames, driven by socket
-//! readiness.
+//! The state machine behind each WebSocket: reads, writes and control frames, driven by socket
+//! readiness. The connection engine (`engine`) owns it and polls it when its socket or its
+//! outbox has something to do.
 //!
-//! Reading: when the socket is readable, `try_read` fills the I/O thread's shared read
+//! Reading: when the socket is readable, one `read` fills the I/O thread's shared read
 //! buffer (`READ_BUF`); complete frames are decoded (`ws::decode`) straight from it and each
 //! message is copied once, into the event that carries it to the hook runner. Only the bytes
 //! of an incomplete frame are kept by the connection (`partial`), and given back once the
@@ -22,19 +23,18 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::io::{self, IoSlice, Read};
+use std::io::{self, IoSlice};
 use std::mem;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use socket2::SockRef;
-use tokio::io::Interest;
-use tokio::net::TcpStream;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use super::connection::{Conn, finish};
+use super::engine::Engine;
+use super::socket::Socket;
 use super::{Shared, Slot};
 use crate::control::{self, Inbound as Control};
 use crate::events::Event;
@@ -57,29 +57,6 @@ thread_local! {
     static READ_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_BUF_LEN].into_boxed_slice());
 }
 
-/// Reads once into `buf`; returns the bytes read and whether the socket is now drained.
-///
-/// A read shorter than the buffer took everything the kernel had, so the readiness flag is
-/// cleared right away (tokio only clears it if no new data arrived since it was observed)
-/// instead of spending a second `recv` on the `WouldBlock` that would say the same: one
-/// read syscall per wake, as uWebSockets makes.
-fn read_once(stream: &TcpStream, buf: &mut [u8]) -> io::Result<(usize, bool)> {
-    let mut short = None;
-    let result = stream.try_io(Interest::READABLE, || {
-        let n = (&*SockRef::from(stream)).read(buf)?;
-        if n > 0 && n < buf.len() {
-            short = Some(n);
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        Ok(n)
-    });
-    match (result, short) {
-        (_, Some(n)) => Ok((n, true)),
-        (Ok(n), None) => Ok((n, false)),
-        (Err(error), None) => Err(error),
-    }
-}
-
 /// An event waiting for inbound budget.
 type Waiting = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -97,7 +74,7 @@ enum Input {
 pub(crate) struct Driver {
     shared: Arc<Shared>,
     conn: Arc<Conn>,
-    stream: TcpStream,
+    stream: Socket,
     decoder: Decoder,
     /// Bytes of an incomplete frame; empty (and unallocated) between frames.
     partial: Vec<u8>,
@@ -126,10 +103,31 @@ pub(crate) struct Driver {
 /// The socket is done (closed, failed, aborted).
 struct End;
 
-/// The task of one socket (see [`Driver::run`]).
+/// One socket as its engine holds it (see [`Driver::run`]).
 pub(crate) struct Run {
     driver: Driver,
     slot: Option<Slot>,
+    /// Shutdown waits for every socket as for a task.
+    _tracked: TaskTrackerToken,
+}
+
+impl Run {
+    pub(crate) fn socket(&mut self) -> &mut Socket {
+        &mut self.driver.stream
+    }
+
+    /// Binds the socket to its place in `engine` and returns its waker.
+    pub(crate) fn bind(&self, engine: Arc<Engine>, key: u32) -> Waker {
+        self.driver.conn.bind(engine, key);
+        Waker::from(Arc::clone(&self.driver.conn))
+    }
+
+    /// The engine could not take the socket: it ends now.
+    pub(crate) fn fail(mut self) {
+        self.driver.conn.abort();
+        finish(&self.driver.shared, &self.driver.conn, None);
+        self.slot = None;
+    }
 }
 
 impl Future for Run {
@@ -156,12 +154,7 @@ impl Future for Run {
 
 impl Driver {
     /// `early`: bytes the HTTP layer read past the upgrade request (frames sent at once).
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        conn: Arc<Conn>,
-        stream: TcpStream,
-        early: &[u8],
-    ) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, conn: Arc<Conn>, stream: Socket, early: &[u8]) -> Self {
         let reading = (!shared.is_shutting_down()).then(|| shared.readers.token());
         let decoder = Decoder::new(shared.config.max_payload_length);
         Self {
@@ -188,6 +181,7 @@ impl Driver {
     /// would keep the driver twice): it is what an open socket costs in task memory.
     pub(crate) fn run(self, slot: Slot) -> Run {
         Run {
+            _tracked: self.shared.tracker.token(),
             driver: self,
             slot: Some(slot),
         }
@@ -205,7 +199,7 @@ impl Driver {
             if self.input == Input::Messages && !self.conn.outbox.is_open() {
                 self.input = Input::CloseOnly;
             }
-            let Ok(wrote) = self.poll_write(cx) else {
+            let Ok(wrote) = self.poll_write() else {
                 return Poll::Ready(());
             };
             if self.close_written && self.input == Input::Nothing {
@@ -229,7 +223,7 @@ impl Driver {
     // ---- writing --------------------------------------------------------------------------
 
     /// Writes what the outbox holds; true if anything went out.
-    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, End> {
+    fn poll_write(&mut self) -> Result<bool, End> {
         let mut progress = false;
         loop {
             let taken = self.taken.get_or_insert_default();
@@ -247,9 +241,8 @@ impl Driver {
                 Ok(()) => progress = true,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     self.set_stalled(true);
-                    match self.stream.poll_write_ready(cx) {
-                        Poll::Ready(Ok(())) => continue,
-                        Poll::Ready(Err(_)) => return Err(End),
+                    match self.stream.poll_write_ready() {
+                        Poll::Ready(()) => continue,
                         Poll::Pending => return Ok(progress),
                     }
                 }
@@ -266,7 +259,7 @@ impl Driver {
         while !taken.is_empty() {
             let mut slices = [IoSlice::new(&[]); MAX_IOV];
             let count = taken.slices(self.offset, &mut slices);
-            let written = self.stream.try_write_vectored(&slices[..count])?;
+            let written = self.stream.write_vectored(&slices[..count])?;
             if written == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
@@ -323,12 +316,10 @@ impl Driver {
             if !self.can_read() {
                 return Ok(progress);
             }
-            match self.stream.poll_read_ready(cx) {
-                Poll::Pending => return Ok(progress),
-                Poll::Ready(Err(_)) => return Err(End),
-                Poll::Ready(Ok(())) => {}
+            if self.stream.poll_read_ready().is_pending() {
+                return Ok(progress);
             }
-            let read = READ_BUF.with_borrow_mut(|buf| match read_once(&self.stream, buf) {
+            let read = READ_BUF.with_borrow_mut(|buf| match self.stream.read_once(buf) {
                 Ok((0, _)) => Err(End),
                 Ok((n, drained)) => {
                     self.conn.touch();
@@ -336,6 +327,7 @@ impl Driver {
                     Ok((true, drained))
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok((false, true)),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => Ok((false, false)),
                 Err(_) => Err(End),
             });
             let (got, drained) = read?;

@@ -10,11 +10,13 @@
 mod bus_link;
 mod connection;
 mod driver;
+mod engine;
 mod handler;
 mod http;
 mod listener;
 mod notify_link;
 mod shutdown;
+mod socket;
 mod static_files;
 mod sweeper;
 mod topic_state;
@@ -113,11 +115,19 @@ pub(crate) struct Shared {
     handlers_done: tokio::sync::Semaphore,
     /// The Redis bus, once attached (`attach_bus`).
     pub bus: OnceLock<Arc<Bus>>,
+    /// The connection engines that run the open WebSockets (`engine`).
+    engines: engine::Engines,
 }
 
 impl Shared {
-    fn new(config: ServerConfig, events: Arc<EventQueue>, statics: static_files::Index) -> Self {
+    fn new(
+        config: ServerConfig,
+        events: Arc<EventQueue>,
+        statics: static_files::Index,
+        engines: engine::Engines,
+    ) -> Self {
         Self {
+            engines,
             clock: connection::Clock,
             workers: workers::Workers::new(Arc::clone(&events)),
             events,
@@ -305,7 +315,13 @@ impl RunningServer {
             .map_err(StartError::Runtime)?;
         let statics =
             static_files::Index::build(&config.static_files).map_err(StartError::Static)?;
-        let shared = Arc::new(Shared::new(config, events, statics));
+        let threads = match config.worker_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let engines =
+            engine::Engines::start(threads, runtime.handle()).map_err(StartError::Runtime)?;
+        let shared = Arc::new(Shared::new(config, events, statics, engines));
         let listener = {
             let _context = runtime.enter();
             listener::bind(&shared.config)?

@@ -178,6 +178,7 @@ pub(crate) async fn handle(
             shared.config.close_on_backpressure_limit,
             Arc::clone(&shared.dropped),
             worker,
+            shared.engines.pick(),
         ));
         shared.insert_conn(Arc::clone(&conn));
         conn.events(&shared).push(Event::Open {
