@@ -6,6 +6,8 @@
 // ABBA order, medians and ratios of the same run.
 //
 //   node benches/vs-uws.js [--rounds 3] [--only rpc,fanout,memory] [--noise] [--no-perf]
+//                          [--base <checkout>]   (ours against another build of ours, e.g. a
+//                                                 `git worktree` of the previous commit)
 //
 // Scenarios:
 //   rpc     50 clients × 10 calls in flight, 64 B argument, 5 s measured after 1 s warm-up:
@@ -13,7 +15,8 @@
 //           and context switches per reply (perf stat tracepoints, when perf works).
 //   fanout  1000 subscribers × 1000 events × 100 B: deliveries/s, CPU per delivery; nothing
 //           may be lost.
-//   memory  5000 idle WebSockets: server RSS growth per connection.
+//   memory  5000 idle WebSockets: server RSS growth per connection, from a baseline taken after
+//           200 sockets were opened and closed (and, `_cold`, from the fresh server).
 // --noise runs native against native, to show what the machine's noise alone gives.
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -29,8 +32,14 @@ const flag = (name) => argv.includes(name);
 const value = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
 const rounds = Number(value('--rounds', 3));
 const only = value('--only', 'rpc,fanout,memory').split(',');
-const kinds = flag('--noise') ? ['native-rpc', 'native-rpc'] : ['native-rpc', 'uws'];
-const label = (kind, i) => (flag('--noise') ? `native ${i === 0 ? 'A' : 'B'}` : kind === 'uws' ? 'uWS' : 'native');
+const base = value('--base', null);
+const kinds = flag('--noise')
+  ? ['native-rpc', 'native-rpc']
+  : base
+    ? ['native-rpc', join(base, 'benches', 'servers', 'native-rpc.js')]
+    : ['native-rpc', 'uws'];
+const label = (kind, i) =>
+  flag('--noise') ? `native ${i === 0 ? 'A' : 'B'}` : kind === 'uws' ? 'uWS' : i === 1 && base ? 'base' : 'native';
 const TICK = TICKS_PER_SECOND; // USER_HZ: /proc/<pid>/stat counts CPU in 1/100 s on Linux
 
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
@@ -61,7 +70,8 @@ function perfStat(pid, seconds) {
 }
 
 async function startServer(kind) {
-  const server = child(process.execPath, [join(here, 'servers', `${kind}.js`)]);
+  const script = kind.endsWith('.js') ? kind : join(here, 'servers', `${kind}.js`);
+  const server = child(process.execPath, [script]);
   const port = (await server.line((l) => l.startsWith('PORT '))).split(' ')[1];
   return { server, url: `ws://127.0.0.1:${port}/ws` };
 }
@@ -97,6 +107,10 @@ async function rpcRound(loadgen, kind) {
     cpu_us_per_call: (cpu / result.calls) * 1e6,
     // perf ran for MEASURE_SECONDS - 0.5 s of the window: scale by the calls in that time.
     writes_per_reply: writes === null ? null : writes / (perSecond * (MEASURE_SECONDS - 0.5)),
+    // Of those: socket writes (writev/sendto/sendmsg) and plain `write`s (wake descriptors:
+    // eventfd, libuv's async handle).
+    socket_writes_per_reply: counts ? (counts.sendto + counts.sendmsg + counts.writev) / (perSecond * (MEASURE_SECONDS - 0.5)) : null,
+    wake_writes_per_reply: counts ? counts.write / (perSecond * (MEASURE_SECONDS - 0.5)) : null,
     switches_per_reply: counts ? counts['context-switches'] / (perSecond * (MEASURE_SECONDS - 0.5)) : null,
     reads_per_call: counts ? (counts.recvfrom + counts.read) / (perSecond * (MEASURE_SECONDS - 0.5)) : null,
     futex_per_call: counts ? counts.futex / (perSecond * (MEASURE_SECONDS - 0.5)) : null,
@@ -123,26 +137,38 @@ async function fanoutRound(loadgen, kind) {
   };
 }
 
+/** Connects `clients` idle sockets; resolves with the load generator once they are open. */
+async function openIdle(loadgen, url, clients) {
+  const gen = child(loadgen, ['idle', url, String(clients)]);
+  await gen.line((l) => l === 'READY');
+  return gen;
+}
+
 async function memoryRound(loadgen, kind) {
   const clients = 5000;
   const { server, url } = await startServer(kind);
   await new Promise((r) => setTimeout(r, 500));
-  const before = rssKiB(server.pid);
-  const gen = child(loadgen, ['idle', url, String(clients)]);
-  await gen.line((l) => l === 'READY');
+  const cold = rssKiB(server.pid);
+  // Warm-up: 200 sockets opened and closed, so the baseline already holds what any first
+  // connection costs once (code paged in, allocator and JS heap set up) on both servers.
+  const warmup = await openIdle(loadgen, url, 200);
+  warmup.stdin.end();
+  await warmup.exited;
+  await new Promise((r) => setTimeout(r, 1000));
+  const warm = rssKiB(server.pid);
+  const gen = await openIdle(loadgen, url, clients);
   await new Promise((r) => setTimeout(r, 1000));
   const after = rssKiB(server.pid);
   gen.stdin.end();
   await gen.exited;
   await stopServer(server);
-  return { kib_per_connection: (after - before) / clients };
+  return { kib_per_connection: (after - warm) / clients, kib_per_connection_cold: (after - cold) / clients };
 }
 
-
 const SCENARIOS = {
-  rpc: { run: rpcRound, title: 'RPC 50 × 10 in flight, 64 B, through handleRpc', metrics: ['calls_per_second', 'cpu_us_per_call', 'p50_ms', 'p99_ms', 'writes_per_reply', 'switches_per_reply', 'reads_per_call', 'futex_per_call', 'epoll_waits_per_call', 'server_cores', 'loadgen_cores'] },
+  rpc: { run: rpcRound, title: 'RPC 50 × 10 in flight, 64 B, through handleRpc', metrics: ['calls_per_second', 'cpu_us_per_call', 'p50_ms', 'p99_ms', 'writes_per_reply', 'socket_writes_per_reply', 'wake_writes_per_reply', 'switches_per_reply', 'reads_per_call', 'futex_per_call', 'epoll_waits_per_call', 'server_cores', 'loadgen_cores'] },
   fanout: { run: fanoutRound, title: 'fan-out 1000 subscribers × 1000 events × 100 B', metrics: ['deliveries_per_second', 'cpu_us_per_delivery', 'lost'] },
-  memory: { run: memoryRound, title: '5000 idle WebSockets', metrics: ['kib_per_connection'] },
+  memory: { run: memoryRound, title: '5000 idle WebSockets', metrics: ['kib_per_connection', 'kib_per_connection_cold'] },
 };
 
 const loadgen = buildLoadgen();

@@ -9,11 +9,33 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Returns this thread's freed allocator pages to the OS. I/O threads call it when they
-/// run out of work: mimalloc otherwise keeps what a burst freed (a message flood) until the
-/// same thread allocates again, which an idle server never does.
+/// run out of work: mimalloc otherwise keeps what a burst freed (a message flood, a wave of
+/// handshakes) until the same thread allocates again, which an idle server never does.
+///
+/// mimalloc purges freed memory only once it has been free for a while (10 ms for pages,
+/// 100 ms for arena ranges) and only when asked after that; a thread that parks for good
+/// right after a burst would never ask. So at most every [`FORCED_COLLECT`] a park forces
+/// the purge; the parks in between only collect what is already due.
 pub(crate) fn return_free_memory() {
-    // SAFETY: `mi_collect` only walks the calling thread's own heap.
-    unsafe { libmimalloc_sys::mi_collect(false) };
+    use std::cell::Cell;
+    use std::time::Instant;
+    const FORCED_COLLECT: std::time::Duration = std::time::Duration::from_millis(100);
+    thread_local! {
+        static LAST_FORCED: Cell<Option<Instant>> = const { Cell::new(None) };
+    }
+    let now = Instant::now();
+    let force = LAST_FORCED.with(|last| {
+        let due = last
+            .get()
+            .is_none_or(|at| now.duration_since(at) >= FORCED_COLLECT);
+        if due {
+            last.set(Some(now));
+        }
+        due
+    });
+    // SAFETY: `mi_collect` only walks the calling thread's own heap (and the shared arenas,
+    // under mimalloc's own locks).
+    unsafe { libmimalloc_sys::mi_collect(force) };
 }
 
 mod merge;

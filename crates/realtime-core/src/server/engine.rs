@@ -1,80 +1,91 @@
 //! The connection engine: every open WebSocket is a state machine (`driver::Run`) in a slab,
 //! driven by its engine's own epoll set, not a tokio task and registration of its own.
 //!
-//! A server has one engine per I/O thread. An engine is one tokio task holding a `mio::Poll`
-//! (an epoll instance, itself registered with tokio as an `AsyncFd`) and a slab of sockets.
-//! When tokio reports the epoll set readable, the engine collects its socket events
-//! (`epoll_wait` with no timeout) and polls each ready socket's state machine; when another
-//! thread queues frames for a socket (JS replies, publishes), the outbox wakes the socket's
-//! waker, which puts its slab key on the engine's ready list and wakes the engine task once.
+//! A server has one engine per I/O thread. An engine is one thread blocking in its own
+//! `epoll_wait` (a `mio::Poll`) over its sockets and a wake descriptor (`mio::Waker`, an
+//! eventfd). When sockets are ready it polls each one's state machine; when another thread
+//! queues frames for a socket (JS replies, publishes), the outbox wakes the socket's waker,
+//! which puts its slab key on the engine's ready list and, if the engine is not already
+//! awake, writes the eventfd once. The tokio runtime keeps accept, hyper, upgrades, the
+//! sweeper and the bus; the engine threads enter its context, so what a socket does may still
+//! spawn tokio tasks.
 //!
 //! Why: a tokio task costs a socket a 128-byte-aligned task cell and a 128-byte-aligned
 //! `ScheduledIo`, 640 bytes of allocator blocks; here an idle socket costs its slab slot
-//! (the driver, ~200 bytes, no allocation of its own) and epoll's kernel entry. The waker is
-//! the socket's `Arc<Conn>` (no allocation), which knows its engine and slab key.
+//! (the driver and its waker, no allocation of its own) and epoll's kernel entry. The waker
+//! is the socket's `Arc<Conn>` (no allocation), which knows its engine and slab key. One
+//! `epoll_wait` per wake gives both the socket events and the cross-thread wakes.
 //!
-//! Fairness: one turn of the engine polls at most [`POLLS_PER_TURN`] sockets, then yields to
-//! the other tasks of its thread (HTTP requests, the sweeper).
+//! Fairness: sockets are polled in the order they became ready, each for a bounded amount of
+//! work (`driver`'s per-poll limits); a socket with more to do wakes itself and goes to the
+//! back of the list.
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use futures_util::task::AtomicWaker;
 use mio::{Interest, Token};
 use parking_lot::Mutex;
 use slab::Slab;
-use tokio::io::unix::AsyncFd;
 
 use super::driver::Run;
 
-/// Socket events taken from epoll per `epoll_wait`.
+/// Socket events taken per `epoll_wait`.
 const EVENTS: usize = 1024;
-/// Socket polls per engine turn before yielding to the thread's other tasks.
-const POLLS_PER_TURN: usize = 4096;
+/// The token of the engine's wake descriptor (slab keys are far below it).
+const WAKE: Token = Token(usize::MAX);
 
 /// The engines of one server; new sockets go to them in turn.
 pub(crate) struct Engines {
     engines: Box<[Arc<Engine>]>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
     next: AtomicUsize,
 }
 
 impl Engines {
-    /// Starts `count` engines on `runtime`.
-    pub(crate) fn start(count: usize, runtime: &tokio::runtime::Handle) -> io::Result<Self> {
-        let _context = runtime.enter();
+    /// Starts `count` engine threads in the context of `runtime`; `on_idle` runs when an
+    /// engine runs out of work, before it blocks.
+    pub(crate) fn start(
+        count: usize,
+        runtime: &tokio::runtime::Handle,
+        on_idle: Option<fn()>,
+    ) -> io::Result<Self> {
         let mut engines = Vec::with_capacity(count.max(1));
-        for _ in 0..count.max(1) {
+        let mut threads = Vec::with_capacity(count.max(1));
+        for i in 0..count.max(1) {
             let poll = mio::Poll::new()?;
             let engine = Arc::new(Engine {
-                registry: poll.registry().try_clone()?,
+                waker: mio::Waker::new(poll.registry(), WAKE)?,
                 inbox: Mutex::new(Inbox::default()),
-                waker: AtomicWaker::new(),
                 notified: AtomicBool::new(false),
+                stopping: AtomicBool::new(false),
             });
-            let turn = Turn {
+            let mut engine_loop = Loop {
                 engine: Arc::clone(&engine),
-                // SAFETY: the `mio::Poll` owns its epoll descriptor for its whole life and the
-                // `AsyncFd` owns the `Poll`: the descriptor stays open and the same until both
-                // are dropped together.
-                epoll: unsafe {
-                    AsyncFd::register_with_interest(poll, tokio::io::Interest::READABLE)
-                }
-                .map_err(|error| error.into_parts().1)?,
+                poll,
                 events: mio::Events::with_capacity(EVENTS),
                 sockets: Slab::new(),
                 ready: Vec::new(),
                 adopted: Vec::new(),
+                on_idle,
             };
-            runtime.spawn(turn);
+            let runtime = runtime.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("svelte-realtime-ws-{i}"))
+                .spawn(move || {
+                    let _context = runtime.enter();
+                    engine_loop.run();
+                })?;
             engines.push(engine);
+            threads.push(thread);
         }
         Ok(Self {
             engines: engines.into_boxed_slice(),
+            threads: Mutex::new(threads),
             next: AtomicUsize::new(0),
         })
     }
@@ -84,23 +95,39 @@ impl Engines {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.engines.len();
         Arc::clone(&self.engines[i])
     }
+
+    /// Stops every engine and waits for its thread: the sockets still open are dropped
+    /// (closed without a handshake), as a runtime shutdown drops its tasks.
+    pub(crate) fn stop(&self) {
+        for engine in self.engines.iter() {
+            engine.stopping.store(true, Ordering::Release);
+            let _ = engine.waker.wake();
+        }
+        let current = std::thread::current().id();
+        for thread in self.threads.lock().drain(..) {
+            // An engine thread dropping the last server handle cannot wait for itself.
+            if thread.thread().id() != current {
+                let _ = thread.join();
+            }
+        }
+    }
 }
 
 #[derive(Default)]
 struct Inbox {
     /// Sockets handed over, not yet in the slab.
     adopt: Vec<Run>,
-    /// Slab keys woken since the last turn.
+    /// Slab keys woken since the engine last looked.
     ready: Vec<u32>,
 }
 
-/// The part of an engine other threads reach: its inbox and the waker of its task.
+/// The part of an engine other threads reach: its inbox and its wake descriptor.
 pub(crate) struct Engine {
-    registry: mio::Registry,
+    waker: mio::Waker,
     inbox: Mutex<Inbox>,
-    waker: AtomicWaker,
-    /// The task was woken and has not yet taken the inbox.
+    /// The engine is awake or already woken: the inbox will be looked at without a wake.
     notified: AtomicBool,
+    stopping: AtomicBool,
 }
 
 impl Engine {
@@ -118,7 +145,7 @@ impl Engine {
 
     fn notify(&self) {
         if !self.notified.swap(true, Ordering::AcqRel) {
-            self.waker.wake();
+            let _ = self.waker.wake();
         }
     }
 }
@@ -129,28 +156,90 @@ struct Entry {
     waker: Waker,
 }
 
-/// The engine's task.
-struct Turn {
+/// An engine thread's own state.
+struct Loop {
     engine: Arc<Engine>,
-    epoll: AsyncFd<mio::Poll>,
+    poll: mio::Poll,
     events: mio::Events,
     sockets: Slab<Entry>,
-    /// Keys to poll this turn (swapped with the inbox's list).
+    /// Keys to poll next (swapped with the inbox's list).
     ready: Vec<u32>,
     adopted: Vec<Run>,
+    on_idle: Option<fn()>,
 }
 
-impl Turn {
+impl Loop {
+    fn run(&mut self) {
+        let mut worked = false;
+        while !self.engine.stopping.load(Ordering::Acquire) {
+            let mut timeout = Some(Duration::ZERO);
+            if self.ready.is_empty() {
+                // About to sleep: from here a wake must write the eventfd, and anything
+                // queued before this point is taken now.
+                self.engine.notified.store(false, Ordering::Release);
+                self.take_inbox();
+                if self.ready.is_empty() {
+                    if std::mem::take(&mut worked)
+                        && let Some(on_idle) = self.on_idle
+                    {
+                        on_idle();
+                    }
+                    timeout = None;
+                }
+            }
+            match self.poll.poll(&mut self.events, timeout) {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+            for event in self.events.iter() {
+                let token = event.token();
+                if token == WAKE {
+                    continue;
+                }
+                let failed = event.is_error();
+                let readable = failed || event.is_readable() || event.is_read_closed();
+                let writable = failed || event.is_writable() || event.is_write_closed();
+                if let Some(entry) = self.sockets.get_mut(token.0) {
+                    entry.run.socket().set_ready(readable, writable);
+                    self.ready.push(token.0 as u32);
+                }
+            }
+            self.take_inbox();
+            let mut ready = std::mem::take(&mut self.ready);
+            worked |= !ready.is_empty();
+            for key in ready.drain(..) {
+                self.poll_socket(key as usize);
+            }
+            // Keys woken while polling (a socket waking itself) are in the inbox.
+            self.ready = ready;
+            self.take_inbox();
+        }
+        self.sockets.clear();
+    }
+
+    fn take_inbox(&mut self) {
+        let mut adopted = std::mem::take(&mut self.adopted);
+        {
+            let mut inbox = self.engine.inbox.lock();
+            std::mem::swap(&mut inbox.adopt, &mut adopted);
+            self.ready.append(&mut inbox.ready);
+        }
+        for run in adopted.drain(..) {
+            self.adopt(run);
+        }
+        self.adopted = adopted;
+    }
+
     fn adopt(&mut self, mut run: Run) {
         let entry = self.sockets.vacant_entry();
         let key = entry.key();
-        let token = Token(key);
         if self
-            .engine
-            .registry
+            .poll
+            .registry()
             .register(
                 run.socket().source(),
-                token,
+                Token(key),
                 Interest::READABLE | Interest::WRITABLE,
             )
             .is_err()
@@ -170,81 +259,30 @@ impl Turn {
         };
         let mut cx = Context::from_waker(&entry.waker);
         if Pin::new(&mut entry.run).poll(&mut cx).is_ready() {
-            let mut entry = self.sockets.remove(key);
-            let _ = self.engine.registry.deregister(entry.run.socket().source());
+            // Closing the descriptor (dropping the socket) takes it out of the epoll set.
+            self.sockets.remove(key);
         }
-    }
-
-    /// Takes what epoll has; returns whether there were any events.
-    fn poll_epoll(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut guard = match self.epoll.poll_read_ready_mut(cx) {
-            Poll::Ready(Ok(guard)) => guard,
-            Poll::Ready(Err(_)) | Poll::Pending => return false,
-        };
-        if guard
-            .get_inner_mut()
-            .poll(&mut self.events, Some(Duration::ZERO))
-            .is_err()
-        {
-            return false;
-        }
-        let mut count = 0;
-        for event in self.events.iter() {
-            count += 1;
-            let key = event.token().0;
-            let failed = event.is_error();
-            let readable = failed || event.is_readable() || event.is_read_closed();
-            let writable = failed || event.is_writable() || event.is_write_closed();
-            if let Some(entry) = self.sockets.get_mut(key) {
-                entry.run.socket().set_ready(readable, writable);
-                self.ready.push(key as u32);
-            }
-        }
-        if count < EVENTS {
-            // epoll is drained; the next socket event is a new edge for tokio.
-            guard.clear_ready();
-        }
-        count > 0
     }
 }
 
-impl Future for Turn {
-    type Output = ();
+#[cfg(test)]
+mod tests {
+    use std::mem::size_of;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        this.engine.waker.register(cx.waker());
-        let mut polls = 0;
-        loop {
-            // Clear before taking: a wake after this point is either in what we take or
-            // wakes the task again.
-            this.engine.notified.store(false, Ordering::Release);
-            {
-                let mut inbox = this.engine.inbox.lock();
-                std::mem::swap(&mut inbox.adopt, &mut this.adopted);
-                this.ready.append(&mut inbox.ready);
-            }
-            let adopted = std::mem::take(&mut this.adopted);
-            let mut adopted = adopted;
-            for run in adopted.drain(..) {
-                this.adopt(run);
-            }
-            this.adopted = adopted;
-            let events = this.poll_epoll(cx);
-            if this.ready.is_empty() && !events {
-                return Poll::Pending;
-            }
-            let mut ready = std::mem::take(&mut this.ready);
-            for key in ready.drain(..) {
-                this.poll_socket(key as usize);
-                polls += 1;
-            }
-            // Keys woken while polling (a socket waking itself) land in the inbox.
-            this.ready = ready;
-            if polls >= POLLS_PER_TURN {
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-        }
+    /// What an idle socket costs the engine: its slab slot (the driver and its waker, no
+    /// allocation of its own) and its `Arc<Conn>` (one allocator block). Growing either past
+    /// these bounds is a memory regression per connection (benches/README.md, idle sockets).
+    #[test]
+    fn an_idle_socket_stays_small() {
+        assert!(
+            size_of::<super::Entry>() <= 192,
+            "slab slot: {} bytes",
+            size_of::<super::Entry>()
+        );
+        let conn = size_of::<super::super::connection::Conn>();
+        assert!(
+            conn + 16 <= 224,
+            "Conn: {conn} bytes (+16 for the Arc counts)"
+        );
     }
 }

@@ -319,8 +319,8 @@ impl RunningServer {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
-        let engines =
-            engine::Engines::start(threads, runtime.handle()).map_err(StartError::Runtime)?;
+        let engines = engine::Engines::start(threads, runtime.handle(), config.on_worker_idle)
+            .map_err(StartError::Runtime)?;
         let shared = Arc::new(Shared::new(config, events, statics, engines));
         let listener = {
             let _context = runtime.enter();
@@ -756,6 +756,7 @@ impl RunningServer {
 impl Drop for RunningServer {
     fn drop(&mut self) {
         self.shared.shutdown.cancel();
+        self.shared.engines.stop();
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
