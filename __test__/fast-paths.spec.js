@@ -57,6 +57,40 @@ describe('fast paths', () => {
     expect(new TextDecoder().decode(unhandled[0])).toBe('hello there');
   });
 
+  it('a call in the clients\' exact shape is answered from its delimited parts, like any other call', async () => {
+    const registry = new Registry();
+    registry.registerModule('m', { echo: live((ctx, x) => x) });
+    const unhandled = [];
+    const message = createMessage({ registry, onUnhandled: (ws, data) => unhandled.push(new TextDecoder().decode(data)) });
+    // Count what reaches the delimited-call entry, so the test proves which path answered.
+    const RAW_CALL = Symbol.for('svelte-realtime.rawCall');
+    const viaParts = [];
+    const original = message[RAW_CALL];
+    message[RAW_CALL] = (ws, bytes, start, end, ...rest) => {
+      viaParts.push(new TextDecoder().decode(bytes.subarray(start, end)));
+      return original(ws, bytes, start, end, ...rest);
+    };
+    server = await start({ hooks: { message } });
+    const client = await connect(server.wsUrl);
+    const value = { text: 'é "quoted" \\ ]}', nested: [1, { a: [null, true] }], n: -1.5e3 };
+    const canonical = `{"rpc":"m/echo","id":"p1","args":[${JSON.stringify(value)}]}`;
+    const reordered = `{"rpc":"m/echo","args":[${JSON.stringify(value)}],"id":"p2"}`;
+    client.send(canonical);
+    client.send(reordered);
+    const replies = await frames(client, 2);
+    const byId = Object.fromEntries(replies.map((r) => [r.event, r.data]));
+    expect(byId.p1).toEqual({ ok: true, data: value });
+    expect(byId.p2).toEqual(byId.p1);
+    expect(viaParts).toEqual([canonical]);
+    // Arguments Rust can delimit but JSON.parse refuses: the general path, which does not
+    // take the message for an RPC either, so the app's onUnhandled gets it whole.
+    const broken = '{"rpc":"m/echo","id":"p3","args":[01]}';
+    client.send(broken);
+    await waitFor(() => unhandled.length === 1);
+    expect(unhandled).toEqual([broken]);
+    expect(viaParts).toEqual([canonical, broken]);
+  });
+
   it('names that need escaping are escaped in batched replies', async () => {
     const { client } = await setup();
     client.send(JSON.stringify({ rpc: 'm/echo', id: 'q"uote\\\n', args: ['ünï'] }));

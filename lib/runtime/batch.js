@@ -2,7 +2,7 @@
 // `encode` in crates/realtime-core/src/events.rs; the record header is 16 bytes:
 //   kind u8 | flags u8 | code u16 LE | payload length u32 LE | id u64 LE | payload
 // Messages: flags bit 0 = binary frame, bits 1-2 = message kind (0 other, 1 RPC text,
-// 2 RPC binary); HTTP requests: bit 0 = a body follows. Close: code = close code. Log:
+// 2 RPC binary, 3 plain call: code = path length | id length << 8); HTTP requests: bit 0 = a body follows. Close: code = close code. Log:
 // code = level. HTTP body end: code = 0 complete, 413 too large, 400 broken. Drained: shutdown
 // stopped every socket reading (no client message follows).
 

@@ -50,6 +50,8 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
   const socketContext = { inflight, dev, outbound };
   // svelte-realtime's own `message` hook reads the message in place (no ArrayBuffer copy).
   const rawMessage = hooks.message?.[Symbol.for('svelte-realtime.rawMessage')];
+  // ...and takes a plain call Rust delimited straight from its bytes (`code`: part lengths).
+  const rawCall = hooks.message?.[Symbol.for('svelte-realtime.rawCall')];
   /** User data of accepted upgrades, waiting for their `OPEN`. */
   const accepted = new Map();
 
@@ -133,7 +135,9 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
     switch (kind) {
       case ev.MESSAGE: {
         const ws = connections.get(id);
-        if (ws && rawMessage) {
+        if (ws && rawCall && (flags & 6) === 6) {
+          call(log, inflight, 'message', rawCall, ws, bytes, start, end, code, (flags & 1) === 1, platform);
+        } else if (ws && rawMessage) {
           call(log, inflight, 'message', rawMessage, ws, bytes.subarray(start, end), (flags & 1) === 1, platform);
         } else if (ws && hooks.message) {
           const data = ev.copy(bytes, start, end);

@@ -21,6 +21,16 @@ import { activate, hasReactions } from './reactive.js';
  */
 export const RAW_MESSAGE = Symbol.for('svelte-realtime.rawMessage');
 
+/**
+ * And a third, `(ws, bytes, start, end, lengths, isBinary, platform)`, for a plain call the
+ * native runtime recognized in the clients' exact shape
+ * `{"rpc":"<path>","id":"<id>","args":<json>}` (crates/realtime-core/src/rpc_call.rs):
+ * `lengths` holds the path length (low byte) and the id length (high byte), so the path and
+ * id are sliced from their places and only the arguments go through `JSON.parse` (parsing the
+ * whole envelope interned every call's fresh id string: a tenth of the JS thread's time).
+ */
+export const RAW_CALL = Symbol.for('svelte-realtime.rawCall');
+
 /** Most calls in one batch frame. */
 export const MAX_BATCH = 50;
 const RPC_TOPIC = '__rpc';
@@ -28,6 +38,12 @@ const BATCH_EVENT = '__batch';
 const DROPPED = 2;
 
 const decoder = new TextDecoder();
+
+/** `bytes[start..end)` as text; `bytes` is the runtime's Node Buffer (ASCII / UTF-8). */
+const latin1 = (bytes, start, end) =>
+  typeof bytes.latin1Slice === 'function' ? bytes.latin1Slice(start, end) : decoder.decode(bytes.subarray(start, end));
+const utf8 = (bytes, start, end) =>
+  typeof bytes.utf8Slice === 'function' ? bytes.utf8Slice(start, end) : decoder.decode(bytes.subarray(start, end));
 
 /**
  * The runtime's in-flight counter, `ws[INFLIGHT]` = `{ begin(), end() }`: graceful shutdown
@@ -245,15 +261,38 @@ export function handleRpc(ws, data, platform, options = {}) {
     return true;
   }
   if (typeof msg.rpc !== 'string' || typeof msg.id !== 'string') return false;
-  const inflight = ws?.[INFLIGHT];
+  run(env, msg.id, requestOf(msg));
+  return true;
+}
+
+/** Executes one call and answers it under `id`; graceful shutdown waits for it. */
+function run(env, id, request) {
+  const inflight = env.ws?.[INFLIGHT];
   inflight?.begin();
-  execute(env, requestOf(msg)).then((payload) => {
+  execute(env, request).then((payload) => {
     try {
-      answer(env, msg.id, payload, msg.rpc);
+      answer(env, id, payload, request.path);
     } finally {
       inflight?.end();
     }
   });
+}
+
+/** A plain call the native runtime delimited (see `RAW_CALL`); false if its args do not parse. */
+function runCall(ws, bytes, start, end, lengths, platform, options) {
+  const pathEnd = start + 8 + (lengths & 0xff);
+  const idStart = pathEnd + 8;
+  const idEnd = idStart + (lengths >> 8);
+  let args;
+  try {
+    args = JSON.parse(utf8(bytes, idEnd + 9, end - 1));
+  } catch {
+    return false;
+  }
+  captureCronPlatform(platform);
+  if (hasReactions()) activate(platform);
+  const env = { ws, platform, options, registry: options.registry ?? defaultRegistry };
+  run(env, latin1(bytes, idStart, idEnd), { path: latin1(bytes, start + 8, pathEnd), args, stream: false });
   return true;
 }
 
@@ -290,6 +329,12 @@ export function createMessage(options = {}) {
     if (!handleRpc(ws, bytes, p, options) && options.onUnhandled) {
       // A copy of its own (a Node Buffer's slice() would be a view of the whole batch).
       options.onUnhandled(ws, Uint8Array.prototype.slice.call(bytes).buffer, p);
+    }
+  };
+  message[RAW_CALL] = (ws, bytes, start, end, lengths, isBinary, platform) => {
+    // Arguments JSON.parse refuses: the general path decides, as for any other message.
+    if (!runCall(ws, bytes, start, end, lengths, platformOf(platform), options)) {
+      message[RAW_MESSAGE](ws, bytes.subarray(start, end), isBinary, platform);
     }
   };
   return message;

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use crate::binary_rpc;
+use crate::rpc_call::{self, CallShape};
 
 /// What an inbound message is.
 #[derive(Debug, PartialEq, Eq)]
@@ -28,14 +29,38 @@ pub enum Inbound<'a> {
 
 /// A hint for the RPC layer; the hook still receives the raw bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
 pub enum MessageKind {
     /// Not an RPC by the reference's detection rules.
-    Other = 0,
+    Other,
     /// Looks like a JSON RPC or batch request (`{` then `r` or `b` at byte 2, ≥ 10 bytes).
-    RpcText = 1,
+    RpcText,
     /// A structurally valid binary RPC frame.
-    RpcBinary = 2,
+    RpcBinary,
+    /// A plain call in the clients' exact shape, with where its parts are (`rpc_call`).
+    RpcCall(CallShape),
+}
+
+impl MessageKind {
+    /// The kind's number in an event record's flags (bits 1-2; `lib/runtime/batch.js`).
+    pub fn number(self) -> u8 {
+        match self {
+            MessageKind::Other => 0,
+            MessageKind::RpcText => 1,
+            MessageKind::RpcBinary => 2,
+            MessageKind::RpcCall(_) => 3,
+        }
+    }
+
+    /// The record's `code` field: for a plain call, the path length and the id length
+    /// (low and high byte).
+    pub fn code(self) -> u16 {
+        match self {
+            MessageKind::RpcCall(shape) => {
+                u16::from(shape.path_len) | (u16::from(shape.id_len) << 8)
+            }
+            _ => 0,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -73,7 +98,10 @@ fn parse_control(data: &[u8]) -> Option<Inbound<'_>> {
 /// The reference's RPC detection (§4.1), which ignores the frame type.
 pub fn message_kind(data: &[u8]) -> MessageKind {
     if data.len() >= 10 && data[0] == b'{' && (data[2] == b'r' || data[2] == b'b') {
-        MessageKind::RpcText
+        match rpc_call::recognize(data) {
+            Some(shape) => MessageKind::RpcCall(shape),
+            None => MessageKind::RpcText,
+        }
     } else if binary_rpc::split(data).is_ok() {
         MessageKind::RpcBinary
     } else {
@@ -137,7 +165,14 @@ mod tests {
     #[test]
     fn rpc_detection_follows_reference_bytes() {
         let call = br#"{"rpc":"chat/send","id":"a1","args":[]}"#;
-        assert_eq!(message_kind(call), MessageKind::RpcText);
+        let shape = rpc_call::CallShape {
+            path_len: 9,
+            id_len: 2,
+        };
+        assert_eq!(message_kind(call), MessageKind::RpcCall(shape));
+        assert_eq!(message_kind(call).code(), 9 | (2 << 8));
+        let stream = br#"{"rpc":"chat/send","id":"a1","args":[],"stream":true}"#;
+        assert_eq!(message_kind(stream), MessageKind::RpcText);
         assert_eq!(message_kind(br#"{"batch":[]}"#), MessageKind::RpcText);
         // Whitespace after `{` defeats detection, as in the reference.
         assert_eq!(

@@ -131,8 +131,8 @@ fn record_of(event: &Event) -> Record<'_> {
             kind: message_kind,
             data,
         } => {
-            let flags = u8::from(*is_binary) | ((*message_kind as u8) << 1);
-            record(kind::MESSAGE, flags, 0, *id, data)
+            let flags = u8::from(*is_binary) | (message_kind.number() << 1);
+            record(kind::MESSAGE, flags, message_kind.code(), *id, data)
         }
         Event::Close { id, code, reason } => record(kind::CLOSE, 0, *code, *id, reason),
         Event::Drain { id } => record(kind::DRAIN, 0, 0, *id, &[]),
@@ -163,7 +163,8 @@ pub fn encoded_len(event: &Event) -> usize {
 ///
 /// Record layout, little-endian:
 /// `kind u8 | flags u8 | code u16 | payload length u32 | id u64 | payload`.
-/// `flags`: messages: bit 0 = binary frame, bits 1–2 = [`MessageKind`]; HTTP requests:
+/// `flags`: messages: bit 0 = binary frame, bits 1–2 = [`MessageKind::number`] (`code`:
+/// [`MessageKind::code`]); HTTP requests:
 /// bit 0 = a body follows. `code`: close code, log level, or HTTP body end code.
 pub fn encode_into(event: &Event, out: &mut [u8]) {
     let record = record_of(event);
