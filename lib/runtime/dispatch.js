@@ -136,7 +136,13 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
       case ev.MESSAGE: {
         const ws = connections.get(id);
         if (ws && rawCall && (flags & 6) === 6) {
-          call(log, inflight, 'message', rawCall, ws, bytes, start, end, code, (flags & 1) === 1, platform);
+          // Our own entry (never a promise, never throws for a bad message): called directly,
+          // without `call`'s rest-argument array per message.
+          try {
+            rawCall(ws, bytes, start, end, code, (flags & 1) === 1, platform);
+          } catch (error) {
+            log.error('[svelte-realtime] message hook threw:', error);
+          }
         } else if (ws && rawMessage) {
           call(log, inflight, 'message', rawMessage, ws, bytes.subarray(start, end), (flags & 1) === 1, platform);
         } else if (ws && hooks.message) {

@@ -11,27 +11,33 @@
 // Record layout, little-endian (read by `RunningServer::send_batch`):
 //   connection id f64 | byte length u32 | the envelope as UTF-8
 
-const encoder = new TextEncoder();
 const INITIAL_BYTES = 64 * 1024;
 const RECORD_HEADER = 12;
 
 /** A JSON string literal for a topic or event name (JSON.stringify escapes as Rust does). */
 const quote = (name) => (/["\\\u0000-\u001f]/.test(name) ? JSON.stringify(name) : `"${name}"`);
 
+/**
+ * The reply buffer is a Node Buffer: `utf8Write` encodes straight into it at an offset,
+ * where `TextEncoder.encodeInto` needs a fresh view of the rest of the buffer per reply.
+ */
+const allocate = (size) => Buffer.allocUnsafeSlow(size);
+const writeUtf8 = (buffer, text, offset) => buffer.utf8Write(text, offset, buffer.length - offset);
+
 /** @param {() => import('../../index.js').NativeServer} getNative */
 export function createOutbound(getNative) {
-  let buffer = new Uint8Array(INITIAL_BYTES);
-  let view = new DataView(buffer.buffer);
+  let buffer = allocate(INITIAL_BYTES);
+  let view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   let used = 0;
   let scheduled = false;
 
   function grow(needed) {
     let size = buffer.length;
     while (size < needed) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(buffer.subarray(0, used));
+    const next = allocate(size);
+    buffer.copy(next, 0, 0, used);
     buffer = next;
-    view = new DataView(buffer.buffer);
+    view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   }
 
   function flush() {
@@ -41,8 +47,8 @@ export function createOutbound(getNative) {
     used = 0;
     getNative().sendBatch(batch);
     if (buffer.length > 4 * INITIAL_BYTES) {
-      buffer = new Uint8Array(INITIAL_BYTES);
-      view = new DataView(buffer.buffer);
+      buffer = allocate(INITIAL_BYTES);
+      view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     }
   }
 
@@ -53,7 +59,7 @@ export function createOutbound(getNative) {
       // UTF-8 takes at most 3 bytes per UTF-16 unit.
       const worst = used + RECORD_HEADER + text.length * 3;
       if (worst > buffer.length) grow(worst);
-      const { written } = encoder.encodeInto(text, buffer.subarray(used + RECORD_HEADER));
+      const written = writeUtf8(buffer, text, used + RECORD_HEADER);
       view.setFloat64(used, id, true);
       view.setUint32(used + 8, written, true);
       used += RECORD_HEADER + written;
