@@ -9,6 +9,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use realtime_core::control::MessageKind;
 use realtime_core::events::Event;
+use realtime_core::rpc_call::CallShape;
 use realtime_core::{HookSet, SendStatus};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -19,6 +20,11 @@ async fn messages_reach_the_runner_in_order_with_kinds() {
     let mut client = connect(&ts.ws_url()).await;
     let id = ts.expect_open();
     send_text(&mut client, r#"{"rpc":"chat/send","id":"a1","args":[]}"#).await;
+    send_text(
+        &mut client,
+        r#"{"rpc":"chat/feed","id":"a2","args":[],"stream":true}"#,
+    )
+    .await;
     send_text(&mut client, "plain").await;
     client
         .send(Message::Binary(vec![0, 0, 2, b'{', b'}', 9].into()))
@@ -27,8 +33,17 @@ async fn messages_reach_the_runner_in_order_with_kinds() {
     let expected = [
         (
             false,
-            MessageKind::RpcText,
+            // The clients' exact call shape, delimited for JavaScript.
+            MessageKind::RpcCall(CallShape {
+                path_len: 9,
+                id_len: 2,
+            }),
             &br#"{"rpc":"chat/send","id":"a1","args":[]}"#[..],
+        ),
+        (
+            false,
+            MessageKind::RpcText,
+            &br#"{"rpc":"chat/feed","id":"a2","args":[],"stream":true}"#[..],
         ),
         (false, MessageKind::Other, b"plain"),
         (true, MessageKind::RpcBinary, &[0, 0, 2, b'{', b'}', 9]),

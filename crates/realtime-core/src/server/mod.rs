@@ -218,16 +218,22 @@ impl Shared {
                 return 0;
             }
             let frame = envelope::framed_seq(topic, event, data_json, Some(seq));
-            return self.hub.for_each_subscriber(topic, |conn| {
-                conn.push(frame.clone());
-            });
+            return self.push_to_subscribers(topic, &frame);
         }
         if self.hub.subscriber_count(topic) == 0 {
             return 0;
         }
         let frame = envelope::framed(topic, event, data_json);
-        self.hub.for_each_subscriber(topic, |conn| {
-            conn.push(frame.clone());
+        self.push_to_subscribers(topic, &frame)
+    }
+
+    /// Queues `frame` (the same bytes) for every subscriber of `topic`, waking each engine
+    /// once; returns how many subscribers there were.
+    pub(crate) fn push_to_subscribers(&self, topic: &str, frame: &Bytes) -> usize {
+        engine::gathering_wakes(|| {
+            self.hub.for_each_subscriber(topic, |conn| {
+                conn.push(frame.clone());
+            })
         })
     }
 
@@ -244,9 +250,7 @@ impl Shared {
             return 0;
         }
         let frame = envelope::framed_seq(topic, event, data_json, seq);
-        self.hub.for_each_subscriber(topic, |conn| {
-            conn.push(frame.clone());
-        })
+        self.push_to_subscribers(topic, &frame)
     }
 
     pub(crate) fn log(&self, level: u16, message: impl Into<String>) {
@@ -402,9 +406,11 @@ impl RunningServer {
                 queued += 1;
             }
         }
-        for conn in touched.into_values().flatten() {
-            conn.outbox.notify();
-        }
+        engine::gathering_wakes(|| {
+            for conn in touched.into_values().flatten() {
+                conn.outbox.notify();
+            }
+        });
         queued
     }
 
@@ -418,9 +424,11 @@ impl RunningServer {
         data_json: Option<&str>,
     ) -> usize {
         let frame = envelope::framed(topic, event, data_json);
-        ids.iter()
-            .filter(|&&id| self.push(id, frame.clone()) != SendStatus::Dropped)
-            .count()
+        engine::gathering_wakes(|| {
+            ids.iter()
+                .filter(|&&id| self.push(id, frame.clone()) != SendStatus::Dropped)
+                .count()
+        })
     }
 
     /// Publishes an envelope to every subscriber of `topic`, here and, with a bus attached,
@@ -594,9 +602,7 @@ impl RunningServer {
     /// Publishes a frame built by `ws::encode` to every subscriber of `topic`: the same
     /// bytes are queued for all of them.
     pub fn publish_frame(&self, topic: &str, frame: Bytes) -> usize {
-        self.shared.hub.for_each_subscriber(topic, |conn| {
-            conn.push(frame.clone());
-        })
+        self.shared.push_to_subscribers(topic, &frame)
     }
 
     /// Server-side subscribe; grants the topic to the client as well.
