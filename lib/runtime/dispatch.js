@@ -104,10 +104,12 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
     const entry = accepted.get(id);
     accepted.delete(id);
     // Without an upgrade hook (and no `clientAddress`), Rust accepted it: the socket's address.
-    const ws = new ServerWebSocket(getNative(), id, entry?.userData, entry?.remoteAddress ?? socketAddress, socketContext);
+    socketContext.native ??= getNative();
+    const ws = new ServerWebSocket(socketContext.native, id, entry?.userData, entry?.remoteAddress ?? socketAddress, socketContext);
     connections.set(id, ws);
     if (hooks.open) call(log, inflight, 'open', hooks.open, ws, { platform });
-    mirror?.opened(id, ws.getUserData());
+    // Only with worker threads: reading the user data would make the `{}` of every socket.
+    mirror?.opened(id, () => ws.getUserData());
   }
 
   function close(id, code, message) {

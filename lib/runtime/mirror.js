@@ -18,11 +18,12 @@ export function createMirror() {
     connect(send) {
       post = send;
     },
-    opened(id, userData) {
+    /** `userDataOf()` is only called when there are other threads to tell. */
+    opened(id, userDataOf) {
       if (!post) return;
       let copy;
       try {
-        copy = structuredClone(userData ?? {});
+        copy = structuredClone(userDataOf() ?? {});
       } catch {
         copy = null; // not cloneable (functions, sockets): invisible to other threads' filters
       }

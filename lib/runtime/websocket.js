@@ -67,12 +67,12 @@ function toBytes(message) {
 }
 
 export class ServerWebSocket {
-  #native;
+  /** The server's shared pieces, `{ native, inflight?, dev?, outbound? }` (one per server). */
+  #server;
+  /** The connection id while open; its negative once closed (one field for both). */
   #id;
   #userData;
   #remoteAddress;
-  #open = true;
-  #context;
 
   /**
    * @param {import('../../index.js').NativeServer} native
@@ -86,8 +86,8 @@ export class ServerWebSocket {
    * }} [context] the server's shared pieces: in-flight tracking, dev checks, reply batching
    */
   constructor(native, id, userData, remoteAddress, context = {}) {
-    this.#native = native;
-    this.#context = context;
+    // Four fields per socket: the native handle lives in the shared context.
+    this.#server = context.native === native ? context : { ...context, native };
     this.#id = id;
     this.#userData = userData;
     this.#remoteAddress = remoteAddress;
@@ -101,22 +101,22 @@ export class ServerWebSocket {
   /** Subscribes this socket to `topic` and grants it, so the client may re-subscribe. */
   subscribe(topic) {
     assertTopic(topic);
-    return this.#open && this.#native.subscribe(this.#id, topic);
+    return this.#id > 0 && this.#server.native.subscribe(this.#id, topic);
   }
 
   /** Unsubscribes this socket and withdraws the grant. */
   unsubscribe(topic) {
     assertTopic(topic);
-    return this.#open && this.#native.unsubscribe(this.#id, topic);
+    return this.#id > 0 && this.#server.native.unsubscribe(this.#id, topic);
   }
 
   isSubscribed(topic) {
     assertTopic(topic);
-    return this.#open && this.#native.isSubscribed(this.#id, topic);
+    return this.#id > 0 && this.#server.native.isSubscribed(this.#id, topic);
   }
 
   getTopics() {
-    return this.#open ? this.#native.topics(this.#id) : [];
+    return this.#id > 0 ? this.#server.native.topics(this.#id) : [];
   }
 
   /**
@@ -126,11 +126,11 @@ export class ServerWebSocket {
    * @param {boolean} [isBinary]
    */
   send(message, isBinary = false) {
-    if (!this.#open) return DROPPED;
-    this.#context.outbound?.flush();
-    if (isBinary) return this.#native.sendBinary(this.#id, toBytes(message));
+    if (this.#id < 0) return DROPPED;
+    this.#server.outbound?.flush();
+    if (isBinary) return this.#server.native.sendBinary(this.#id, toBytes(message));
     const text = typeof message === 'string' ? message : utf8.decode(toBytes(message));
-    return this.#native.sendText(this.#id, text);
+    return this.#server.native.sendText(this.#id, text);
   }
 
   /** Closes gracefully with a close frame. */
@@ -138,19 +138,19 @@ export class ServerWebSocket {
     if (!isValidCloseCode(code)) {
       throw new RangeError(`invalid close code ${code}: use 1000-1003, 1007-1014 or 3000-4999`);
     }
-    if (!this.#open) return;
-    this.#context.outbound?.flush();
-    this.#native.end(this.#id, code, typeof shortMessage === 'string' ? shortMessage : utf8.decode(toBytes(shortMessage)));
+    if (this.#id < 0) return;
+    this.#server.outbound?.flush();
+    this.#server.native.end(this.#id, code, typeof shortMessage === 'string' ? shortMessage : utf8.decode(toBytes(shortMessage)));
   }
 
   /** Closes at once, without a close frame; the `close` hook sees 1006. */
   close() {
-    if (this.#open) this.#native.abort(this.#id);
+    if (this.#id > 0) this.#server.native.abort(this.#id);
   }
 
   /** Bytes queued for this socket and not yet written. */
   getBufferedAmount() {
-    return this.#open ? this.#native.bufferedAmount(this.#id) : 0;
+    return this.#id > 0 ? this.#server.native.bufferedAmount(this.#id) : 0;
   }
 
   /** The peer address as text, in an ArrayBuffer (as uWebSockets.js returns it). */
@@ -174,26 +174,26 @@ export class ServerWebSocket {
   }
 
   get [socketId]() {
-    return this.#id;
+    return Math.abs(this.#id);
   }
 
   [isOpen]() {
-    return this.#open;
+    return this.#id > 0;
   }
 
   [markClosed]() {
-    this.#open = false;
+    if (this.#id > 0) this.#id = -this.#id;
   }
 
   get [TOPIC_STATE]() {
-    return topicStateOf(this.#native);
+    return topicStateOf(this.#server.native);
   }
 
   get [INFLIGHT]() {
-    return this.#context.inflight;
+    return this.#server.inflight;
   }
 
   get [DEV]() {
-    return this.#context.dev;
+    return this.#server.dev;
   }
 }

@@ -74,6 +74,19 @@ pub(crate) fn gathering_wakes<R>(f: impl FnOnce() -> R) -> R {
 
 /// Socket events taken per `epoll_wait`.
 const EVENTS: usize = 1024;
+/// How long an engine that ran out of work waits before its second `on_idle`.
+const IDLE_SETTLE: Duration = Duration::from_millis(150);
+
+/// Where an engine is between work and sleep.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Idle {
+    Busy,
+    /// Out of work; `on_idle` ran once, the next runs after [`IDLE_SETTLE`].
+    Settling,
+    /// Both ran: sleep until woken.
+    Settled,
+}
+
 /// The token of the engine's wake descriptor (slab keys are far below it).
 const WAKE: Token = Token(usize::MAX);
 
@@ -221,7 +234,10 @@ struct Loop {
 
 impl Loop {
     fn run(&mut self) {
-        let mut worked = false;
+        // Idle after work: `on_idle` runs now and once more after `IDLE_SETTLE` without work,
+        // so memory freed just before the thread went quiet is still given back (the
+        // allocator purges only what has been free for a while, `return_free_memory`).
+        let mut idle = Idle::Busy;
         while !self.engine.stopping.load(Ordering::Acquire) {
             let mut timeout = Some(Duration::ZERO);
             if self.ready.is_empty() {
@@ -230,12 +246,15 @@ impl Loop {
                 self.engine.notified.store(false, Ordering::Release);
                 self.take_inbox();
                 if self.ready.is_empty() {
-                    if std::mem::take(&mut worked)
+                    if idle != Idle::Settled
                         && let Some(on_idle) = self.on_idle
                     {
                         on_idle();
                     }
-                    timeout = None;
+                    (idle, timeout) = match idle {
+                        Idle::Busy => (Idle::Settling, Some(IDLE_SETTLE)),
+                        Idle::Settling | Idle::Settled => (Idle::Settled, None),
+                    };
                 }
             }
             match self.poll.poll(&mut self.events, timeout) {
@@ -258,7 +277,9 @@ impl Loop {
             }
             self.take_inbox();
             let mut ready = std::mem::take(&mut self.ready);
-            worked |= !ready.is_empty();
+            if !ready.is_empty() {
+                idle = Idle::Busy;
+            }
             for key in ready.drain(..) {
                 self.poll_socket(key as usize);
             }
