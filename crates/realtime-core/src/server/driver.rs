@@ -122,6 +122,18 @@ impl Run {
         Waker::from(Arc::clone(&self.driver.conn))
     }
 
+    /// Polling the socket panicked: it is dropped (1006 to the `close` hook) and logged.
+    pub(crate) fn panicked(self) {
+        self.driver.shared.log(
+            2,
+            format!(
+                "WebSocket {} failed internally and was dropped",
+                self.driver.conn.id
+            ),
+        );
+        self.fail();
+    }
+
     /// The engine could not take the socket: it ends now.
     pub(crate) fn fail(mut self) {
         self.driver.conn.abort();

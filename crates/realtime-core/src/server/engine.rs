@@ -330,9 +330,16 @@ impl Loop {
             return; // woken after it ended (a stale waker): nothing to do
         };
         let mut cx = Context::from_waker(&entry.waker);
-        if Pin::new(&mut entry.run).poll(&mut cx).is_ready() {
+        // A bug in one socket's state machine must not take the engine thread, and every other
+        // socket on it, down with it: that socket alone is dropped and cleaned up.
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Pin::new(&mut entry.run).poll(&mut cx)
+        }));
+        match polled {
+            Ok(std::task::Poll::Pending) => {}
             // Closing the descriptor (dropping the socket) takes it out of the epoll set.
-            self.sockets.remove(key);
+            Ok(std::task::Poll::Ready(())) => drop(self.sockets.remove(key)),
+            Err(_) => self.sockets.remove(key).run.panicked(),
         }
     }
 }
