@@ -224,8 +224,7 @@ function handleBinary(env, bytes) {
  * @param {{ beforeExecute?: Function, onError?: Function }} [options]
  */
 export function handleRpc(ws, data, platform, options = {}) {
-  captureCronPlatform(platform);
-  if (hasReactions()) activate(platform);
+  enter(platform);
   let text;
   if (typeof data === 'string') {
     if (data.length < 10 || data.charCodeAt(0) !== 0x7b) return false;
@@ -265,6 +264,12 @@ export function handleRpc(ws, data, platform, options = {}) {
   return true;
 }
 
+/** What every incoming call does first: cron and reactive publishes learn the platform. */
+function enter(platform) {
+  captureCronPlatform(platform);
+  if (hasReactions()) activate(platform);
+}
+
 /** Executes one call and answers it under `id`; graceful shutdown waits for it. */
 function run(env, id, request) {
   const inflight = env.ws?.[INFLIGHT];
@@ -289,8 +294,7 @@ function runCall(ws, bytes, start, end, lengths, platform, options) {
   } catch {
     return false;
   }
-  captureCronPlatform(platform);
-  if (hasReactions()) activate(platform);
+  enter(platform);
   const env = { ws, platform, options, registry: options.registry ?? defaultRegistry };
   run(env, latin1(bytes, idStart, idEnd), { path: latin1(bytes, start + 8, pathEnd), args, stream: false });
   return true;

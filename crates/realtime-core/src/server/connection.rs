@@ -152,9 +152,8 @@ impl Conn {
         }
     }
 
-    /// The engine put this socket at `key` (before it builds the socket's waker).
-    pub(crate) fn bind(&self, engine: Arc<Engine>, key: u32) {
-        debug_assert!(Arc::ptr_eq(&engine, &self.engine));
+    /// Its engine put this socket at `key` (before it builds the socket's waker).
+    pub(crate) fn bind(&self, key: u32) {
         self.engine_key.store(key, Ordering::Relaxed);
     }
 

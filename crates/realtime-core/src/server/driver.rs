@@ -33,7 +33,6 @@ use bytes::Bytes;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use super::connection::{Conn, finish};
-use super::engine::Engine;
 use super::socket::Socket;
 use super::{Shared, Slot};
 use crate::control::{self, Inbound as Control};
@@ -116,9 +115,9 @@ impl Run {
         &mut self.driver.stream
     }
 
-    /// Binds the socket to its place in `engine` and returns its waker.
-    pub(crate) fn bind(&self, engine: Arc<Engine>, key: u32) -> Waker {
-        self.driver.conn.bind(engine, key);
+    /// Binds the socket to its place `key` in its engine and returns its waker.
+    pub(crate) fn bind(&self, key: u32) -> Waker {
+        self.driver.conn.bind(key);
         Waker::from(Arc::clone(&self.driver.conn))
     }
 
@@ -190,7 +189,7 @@ impl Driver {
 
     /// Drives the socket until it is done, then cleans it up (`connection::finish`) and lets
     /// its `slot` go. A hand-written future holding the driver and nothing else (an `async fn`
-    /// would keep the driver twice): it is what an open socket costs in task memory.
+    /// would keep the driver twice): it is what an open socket costs in its engine's slab.
     pub(crate) fn run(self, slot: Slot) -> Run {
         Run {
             _tracked: self.shared.tracker.token(),

@@ -319,7 +319,7 @@ impl Loop {
             run.fail();
             return;
         }
-        let waker = run.bind(Arc::clone(&self.engine), key as u32);
+        let waker = run.bind(key as u32);
         entry.insert(Entry { run, waker });
         self.ready.push(key as u32);
     }

@@ -19,8 +19,8 @@ pub(crate) struct Socket {
 impl Socket {
     /// Takes a stream from tokio (which deregisters it) for the engine to register.
     pub(crate) fn from_tokio(stream: tokio::net::TcpStream) -> io::Result<Self> {
+        // tokio hands the stream back still nonblocking.
         let std = stream.into_std()?;
-        std.set_nonblocking(true)?;
         Ok(Self {
             io: mio::net::TcpStream::from_std(std),
             // Assume both until the kernel says otherwise: a spurious try costs one syscall,
