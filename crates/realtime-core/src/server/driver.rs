@@ -423,6 +423,10 @@ impl Driver {
     }
 
     fn on_message(&mut self, data: Bytes, is_binary: bool) {
+        if self.reading.is_some() && self.shared.is_shutting_down() {
+            // Shutdown began since this round started: this message reaches no handler.
+            self.reading = None;
+        }
         if self.input != Input::Messages || self.reading.is_none() {
             return; // closing, or shutdown stopped taking messages
         }

@@ -197,8 +197,11 @@ impl Shared {
             .collect()
     }
 
+    /// Shutdown has begun: set synchronously by `begin_shutdown` (and on drop), so a message a
+    /// socket reads after `close()` returned is never handled. One atomic load: sockets ask
+    /// it per message.
     pub(crate) fn is_shutting_down(&self) -> bool {
-        self.shutdown.is_cancelled()
+        self.shutdown_started.load(Ordering::Acquire)
     }
 
     /// Delivers an envelope to this process's subscribers of `topic` (merging it into a
@@ -761,6 +764,7 @@ impl RunningServer {
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
+        self.shared.shutdown_started.store(true, Ordering::Release);
         self.shared.shutdown.cancel();
         self.shared.engines.stop();
         if let Some(runtime) = self.runtime.take() {
