@@ -109,6 +109,70 @@ describe('calls', () => {
   });
 });
 
+describe('synchronous completion', () => {
+  it('a function returning a value is answered before handleRpc returns, calls in order', () => {
+    const registry = registryWith({ m: { double: live((ctx, x) => x * 2) } });
+    const ws = fakeSocket();
+    const platform = fakePlatform();
+    for (let i = 0; i < 3; i++) {
+      expect(handleRpc(ws, enc(`{"rpc":"m/double","id":"c${i}","args":[${i}]}`), platform, { registry })).toBe(true);
+    }
+    expect(ws.sent.map((e) => [e.event, e.data])).toEqual([
+      ['c0', { ok: true, data: 0 }],
+      ['c1', { ok: true, data: 2 }],
+      ['c2', { ok: true, data: 4 }],
+    ]);
+  });
+
+  it('a promise or a thenable is awaited; a rejection is an error payload', async () => {
+    const thenable = { then: (resolve) => resolve('from a thenable') };
+    const m = {
+      later: live(async () => 'later'),
+      thenable: live(() => thenable),
+      rejects: live(() => Promise.reject(new LiveError('CONFLICT', 'taken'))),
+    };
+    const env = { registry: registryWith({ m }) };
+    expect(await rpc(env, { rpc: 'm/later', args: [] })).toEqual({ ok: true, data: 'later' });
+    expect(await rpc(env, { rpc: 'm/thenable', args: [] })).toEqual({ ok: true, data: 'from a thenable' });
+    expect(await rpc(env, { rpc: 'm/rejects', args: [] })).toEqual({ ok: false, code: 'CONFLICT', error: 'taken' });
+  });
+
+  it('guards, middleware and replaced functions registered after the first call apply to the next', async () => {
+    const registry = registryWith({ m: { f: live(() => 'v1') } });
+    const env = { registry };
+    expect(await rpc(env, { rpc: 'm/f', args: [] })).toEqual({ ok: true, data: 'v1' });
+    // Server-side HMR registers the module again, with a new function and a guard.
+    registry.registerModule('m', {
+      f: live(() => 'v2'),
+      _guard: guard(() => {
+        throw new LiveError('FORBIDDEN', 'no');
+      }),
+    });
+    expect(await rpc(env, { rpc: 'm/f', args: [] })).toEqual({ ok: false, code: 'FORBIDDEN', error: 'no' });
+    registry.clear(); // what dev's hot update does before registering again
+    registry.registerModule('m', { f: live(() => 'v3') });
+    expect(await rpc(env, { rpc: 'm/f', args: [] })).toEqual({ ok: true, data: 'v3' });
+    let seen = 0;
+    registry.middleware.push((ctx, next) => {
+      seen += 1;
+      return next();
+    });
+    expect(await rpc(env, { rpc: 'm/f', args: [] })).toEqual({ ok: true, data: 'v3' });
+    expect(seen).toBe(1);
+    registry.clear();
+    expect(await rpc(env, { rpc: 'm/f', args: [] })).toEqual({ ok: false, code: 'NOT_FOUND', error: 'Not found' });
+  });
+
+  it('a registered function under a path the protocol refuses is still refused', async () => {
+    const registry = registryWith({ m: { $odd: live(() => 'no') } });
+    expect(await rpc({ registry }, { rpc: 'm/$odd', args: [] })).toEqual({
+      ok: false,
+      code: 'INVALID_REQUEST',
+      error: 'Invalid path',
+    });
+  });
+});
+
 describe('guards, middleware, beforeExecute', () => {
   it('runs middleware in order, then the module guard, then beforeExecute, then the function', async () => {
     const order = [];

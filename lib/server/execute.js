@@ -6,7 +6,7 @@
 import { CODES, LiveError } from './errors.js';
 import { createCtx } from './ctx.js';
 import { metaOf } from './meta.js';
-import { PATH_PATTERN } from './registry.js';
+import { MAX_PATH_LENGTH, PATH_PATTERN } from './registry.js';
 import { subscribeStream } from './stream.js';
 
 /**
@@ -20,8 +20,7 @@ import { subscribeStream } from './stream.js';
  * }} Request
  */
 
-/** Longest path accepted: deep paths cost the lazy-module lookup time per segment. */
-export const MAX_PATH_LENGTH = 256;
+export { MAX_PATH_LENGTH };
 /** Most arguments one call may carry (they are spread into the function call). */
 export const MAX_ARGS = 256;
 
@@ -88,6 +87,49 @@ async function notFound(env, path, req) {
     return failure(error, path, ctx, env.options);
   }
 }
+
+const ok = (data) => ({ ok: true, data });
+
+/**
+ * `execute`, without a promise when nothing on the way is asynchronous: a plain call of a
+ * registered `live()` function with no middleware, module guard or `beforeExecute`, whose
+ * function returns a value, is answered in the same turn (no async frames, no microtask hops
+ * per call). Everything else, and a function returning a promise, gives a promise. The
+ * payload is the same either way; this never throws and the promise never rejects.
+ * @param {Env} env
+ * @param {Request} req
+ * @returns {object | Promise<object>} the response payload
+ */
+export function start(env, req) {
+  const plan = env.registry.planFor(req.path);
+  if (
+    plan === undefined ||
+    plan.meta.kind !== 'rpc' ||
+    plan.guard !== undefined ||
+    req.payload !== undefined ||
+    env.registry.middleware.length > 0 ||
+    env.options.beforeExecute
+  ) {
+    return execute(env, req);
+  }
+  const args = req.args ?? [];
+  if (!Array.isArray(args)) return errorPayload(CODES.INVALID_REQUEST, 'args must be an array');
+  if (args.length > MAX_ARGS) return errorPayload(CODES.INVALID_REQUEST, `At most ${MAX_ARGS} arguments per call`);
+  const ctx = createCtx({ ws: env.ws, platform: env.platform, cursor: req.cursor ?? null });
+  let data;
+  try {
+    data = plan.fn(ctx, ...args);
+  } catch (error) {
+    return failure(error, req.path, ctx, env.options);
+  }
+  if (data !== null && (typeof data === 'object' || typeof data === 'function') && typeof data.then === 'function') {
+    return Promise.resolve(data).then(ok, (error) => failure(error, req.path, ctx, env.options));
+  }
+  return { ok: true, data };
+}
+
+/** True for what `start` returns when the payload is not known yet. */
+export const isPending = (result) => result instanceof Promise;
 
 /**
  * @param {Env} env

@@ -8,6 +8,8 @@ import { addReaction, clearReactions } from './reactive.js';
 
 /** `module/export`: at least two segments of `[a-zA-Z0-9_]`. */
 export const PATH_PATTERN = /^[a-zA-Z0-9_]+(?:\/[a-zA-Z0-9_]+)+$/;
+/** Longest path accepted: deep paths cost the lazy-module lookup time per segment. */
+export const MAX_PATH_LENGTH = 256;
 
 export class Registry {
   /** @type {Map<string, Function>} */
@@ -24,12 +26,34 @@ export class Registry {
   paths = new WeakMap();
   /** @type {Map<string, string>} room endpoint path → its module */
   moduleOf = new Map();
+  /**
+   * path → `{ fn, meta, guard }` for registered functions whose path is valid, built on
+   * first use and dropped whenever registrations change: the per-call lookup is one Map get.
+   * @type {Map<string, { fn: Function, meta: import('./meta.js').LiveMeta, guard: Function | undefined }>}
+   */
+  #plans = new Map();
+
+  /**
+   * What a call of `path` runs, or undefined when `path` is not a valid, registered path
+   * (a lazy module not loaded yet included).
+   */
+  planFor(path) {
+    let plan = this.#plans.get(path);
+    if (plan !== undefined) return plan;
+    if (typeof path !== 'string' || path.length > MAX_PATH_LENGTH || !PATH_PATTERN.test(path)) return undefined;
+    const fn = this.handlers.get(path);
+    if (fn === undefined) return undefined;
+    plan = { fn, meta: metaOf(fn), guard: this.guardFor(path) };
+    this.#plans.set(path, plan);
+    return plan;
+  }
 
   /**
    * Registers the live exports of one module (`chat` for `src/live/chat.js`). `_guard`
    * becomes the module guard; other exports made with `live*()` become callable.
    */
   registerModule(name, exports) {
+    this.#plans.clear();
     if (typeof name !== 'string' || !/^[a-zA-Z0-9_]+(?:\/[a-zA-Z0-9_]+)*$/.test(name)) {
       throw new TypeError(`invalid live module name ${JSON.stringify(name)}: use [a-zA-Z0-9_] segments`);
     }
@@ -61,6 +85,7 @@ export class Registry {
    * `__action/<name>`; they keep the module's guard (reference bug §9.3).
    */
   registerRoom(name, exportName, meta) {
+    this.#plans.clear();
     for (const [suffix, fn] of Object.entries(meta.endpoints)) {
       const path = `${name}/${exportName}/${suffix}`;
       this.handlers.set(path, fn);
@@ -111,6 +136,7 @@ export class Registry {
 
   /** Forgets everything (server-side HMR re-registers from scratch). */
   clear() {
+    this.#plans.clear();
     this.handlers.clear();
     this.guards.clear();
     this.lazy.clear();

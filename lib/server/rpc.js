@@ -7,7 +7,7 @@
 // adapter's shape, not only the native runtime's.
 
 import { CODES } from './errors.js';
-import { errorPayload, execute } from './execute.js';
+import { errorPayload, execute, isPending, start } from './execute.js';
 import { settleStream } from './stream.js';
 import { defaultRegistry } from './registry.js';
 import { captureCronPlatform } from './cron.js';
@@ -270,17 +270,46 @@ function enter(platform) {
   if (hasReactions()) activate(platform);
 }
 
-/** Executes one call and answers it under `id`; graceful shutdown waits for it. */
+/**
+ * Executes one call and answers it under `id`: at once when it completed synchronously,
+ * else when it settles (graceful shutdown waits for it).
+ */
 function run(env, id, request) {
+  const result = start(env, request);
+  if (!isPending(result)) {
+    answer(env, id, result, request.path);
+    return;
+  }
   const inflight = env.ws?.[INFLIGHT];
   inflight?.begin();
-  execute(env, request).then((payload) => {
+  result.then((payload) => {
     try {
       answer(env, id, payload, request.path);
     } finally {
       inflight?.end();
     }
   });
+}
+
+/**
+ * Path strings of recent calls, by length: a call's path is compared byte for byte with the
+ * one seen last at that length instead of being sliced into a new string (most calls repeat
+ * a handful of paths; a byte loop costs less than the slice).
+ */
+const recentPaths = [];
+
+/** The path at `bytes[start..end)` (plain ASCII, see `RAW_CALL`). */
+function pathAt(bytes, start, end) {
+  const length = end - start;
+  const known = recentPaths[length];
+  if (known !== undefined) {
+    let i = 0;
+    while (i < length && known.charCodeAt(i) === bytes[start + i]) i++;
+    if (i === length) return known;
+  }
+  const path = latin1(bytes, start, end);
+  recentPaths[length] = path;
+  return path;
 }
 
 /** A plain call the native runtime delimited (see `RAW_CALL`); false if its args do not parse. */
@@ -296,7 +325,7 @@ function runCall(ws, bytes, start, end, lengths, platform, options) {
   }
   enter(platform);
   const env = { ws, platform, options, registry: options.registry ?? defaultRegistry };
-  run(env, latin1(bytes, idStart, idEnd), { path: latin1(bytes, start + 8, pathEnd), args, stream: false });
+  run(env, latin1(bytes, idStart, idEnd), { path: pathAt(bytes, start + 8, pathEnd), args, stream: false });
   return true;
 }
 
