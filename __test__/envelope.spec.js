@@ -127,3 +127,45 @@ describe('envelopes', () => {
     expect(sockets[0].send('x')).toBe(2);
   });
 });
+
+describe('batched replies (lib/runtime/outbound.js)', () => {
+  it('writes each envelope in place, escaping names only where JSON needs it', async () => {
+    const { createOutbound } = await import('../lib/runtime/outbound.js');
+    const batches = [];
+    const outbound = createOutbound(() => ({ sendBatch: (b) => batches.push(Buffer.from(b)) }));
+    const names = ['k3f9a', 'a"b', 'back\\slash', 'tab\there', 'café', '🙂', 'lone\ud800', 'del\u007f', ''];
+    names.forEach((name, i) => outbound.send(i + 1, i % 2 ? '__rpc' : `t-${name}`, name, `{"n":${i}}`));
+    outbound.flush();
+    expect(batches).toHaveLength(1);
+    const records = [];
+    for (let at = 0; at < batches[0].length; ) {
+      const id = batches[0].readDoubleLE(at);
+      const length = batches[0].readUInt32LE(at + 8);
+      records.push([id, batches[0].toString('utf8', at + 12, at + 12 + length)]);
+      at += 12 + length;
+    }
+    expect(records.map(([id]) => id)).toEqual(names.map((_, i) => i + 1));
+    records.forEach(([, text], i) => {
+      const topic = i % 2 ? '__rpc' : `t-${names[i]}`;
+      expect(JSON.parse(text)).toEqual({ topic, event: names[i], data: { n: i } });
+      // Byte for byte what the envelope is for names that need no escapes.
+      if (!/["\\\u0000-\u001f\ud800-\udfff]/.test(names[i])) {
+        expect(text).toBe(`{"topic":"${topic}","event":"${names[i]}","data":{"n":${i}}}`);
+      }
+    });
+  });
+
+  it('grows its buffer for a large reply and keeps earlier records', async () => {
+    const { createOutbound } = await import('../lib/runtime/outbound.js');
+    const batches = [];
+    const outbound = createOutbound(() => ({ sendBatch: (b) => batches.push(Buffer.from(b)) }));
+    outbound.send(1, '__rpc', 'a', '"small"');
+    const big = JSON.stringify('é'.repeat(100_000));
+    outbound.send(2, '__rpc', 'b', big);
+    outbound.flush();
+    const first = batches[0].readUInt32LE(8);
+    const second = batches[0].readUInt32LE(12 + first + 8);
+    expect(batches[0].toString('utf8', 12, 12 + first)).toBe('{"topic":"__rpc","event":"a","data":"small"}');
+    expect(JSON.parse(batches[0].toString('utf8', 24 + first, 24 + first + second)).data).toBe('é'.repeat(100_000));
+  });
+});

@@ -8,21 +8,50 @@
 // `ws.send/end`) flushes the batch first, so a socket's frames keep the order they were
 // produced in (reference-protocol §1.3).
 //
+// Those calls also `hold()` the socket wakes for the rest of the turn (`holdWakes` in Rust):
+// a turn that publishes 100 times queues all 100 frames before any I/O thread is woken, so
+// each subscriber gets one write with all of them, and each I/O thread one wake. The
+// microtask at the end of the turn releases them.
+//
 // Record layout, little-endian (read by `RunningServer::send_batch`):
 //   connection id f64 | byte length u32 | the envelope as UTF-8
 
 const INITIAL_BYTES = 64 * 1024;
 const RECORD_HEADER = 12;
 
-/** A JSON string literal for a topic or event name (JSON.stringify escapes as Rust does). */
-const quote = (name) => (/["\\\u0000-\u001f]/.test(name) ? JSON.stringify(name) : `"${name}"`);
-
 /**
  * The reply buffer is a Node Buffer: `utf8Write` encodes straight into it at an offset,
  * where `TextEncoder.encodeInto` needs a fresh view of the rest of the buffer per reply.
  */
 const allocate = (size) => Buffer.allocUnsafeSlow(size);
-const writeUtf8 = (buffer, text, offset) => buffer.utf8Write(text, offset, buffer.length - offset);
+
+/** `,"data":` */
+const DATA_KEY = Buffer.from(',"data":');
+/** Envelope heads `{"topic":"<topic>","event":` kept per topic (replies use one or two). */
+const MAX_HEADS = 64;
+
+/**
+ * Writes `name` as a JSON string literal at `at` when it is printable ASCII without `"` or
+ * `\` (ids and event names nearly always are: a byte loop, no string built); returns the
+ * end, or -1 when it needs escaping.
+ */
+function writePlainName(buffer, name, at) {
+  const length = name.length;
+  buffer[at] = 0x22;
+  for (let i = 0; i < length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return -1;
+    buffer[at + 1 + i] = c;
+  }
+  buffer[at + 1 + length] = 0x22;
+  return at + 2 + length;
+}
+
+/** Copies `bytes` (a short constant) into `buffer` at `at`; returns the end. */
+function put(buffer, bytes, at) {
+  for (let i = 0; i < bytes.length; i++) buffer[at + i] = bytes[i];
+  return at + bytes.length;
+}
 
 /** @param {() => import('../../index.js').NativeServer} getNative */
 export function createOutbound(getNative) {
@@ -30,6 +59,17 @@ export function createOutbound(getNative) {
   let view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   let used = 0;
   let scheduled = false;
+  let holding = false;
+  const heads = new Map();
+
+  function headOf(topic) {
+    let head = heads.get(topic);
+    if (head === undefined) {
+      head = Buffer.from(`{"topic":${JSON.stringify(topic)},"event":`);
+      if (heads.size < MAX_HEADS) heads.set(topic, head);
+    }
+    return head;
+  }
 
   function grow(needed) {
     let size = buffer.length;
@@ -41,7 +81,6 @@ export function createOutbound(getNative) {
   }
 
   function flush() {
-    scheduled = false;
     if (used === 0) return;
     const batch = buffer.subarray(0, used);
     used = 0;
@@ -52,24 +91,59 @@ export function createOutbound(getNative) {
     }
   }
 
+  /** The end of the turn: the replies go to Rust, and the held wakes are released. */
+  function endTurn() {
+    scheduled = false;
+    flush();
+    if (holding) {
+      holding = false;
+      getNative().releaseWakes();
+    }
+  }
+
+  function schedule() {
+    if (!scheduled) {
+      scheduled = true;
+      queueMicrotask(endTurn);
+    }
+  }
+
   return {
-    /** Queues `{"topic":topic,"event":event,"data":<json>}` for connection `id`. */
+    /**
+     * Queues `{"topic":topic,"event":event,"data":<json>}` for connection `id`, written in
+     * place piece by piece (no envelope string is built).
+     */
     send(id, topic, event, json) {
-      const text = `{"topic":${quote(topic)},"event":${quote(event)},"data":${json}}`;
-      // UTF-8 takes at most 3 bytes per UTF-16 unit.
-      const worst = used + RECORD_HEADER + text.length * 3;
+      const head = headOf(topic);
+      // UTF-8 takes at most 3 bytes per UTF-16 unit; an escaped name at most 6 per unit.
+      const worst = used + RECORD_HEADER + head.length + event.length * 6 + 2 + DATA_KEY.length + json.length * 3 + 1;
       if (worst > buffer.length) grow(worst);
-      const written = writeUtf8(buffer, text, used + RECORD_HEADER);
+      const start = used + RECORD_HEADER;
+      let at = put(buffer, head, start);
+      const named = writePlainName(buffer, event, at);
+      at = named === -1 ? at + buffer.utf8Write(JSON.stringify(event), at) : named;
+      at = put(buffer, DATA_KEY, at);
+      at += buffer.utf8Write(json, at);
+      buffer[at++] = 0x7d;
       view.setFloat64(used, id, true);
-      view.setUint32(used + 8, written, true);
-      used += RECORD_HEADER + written;
-      if (!scheduled) {
-        scheduled = true;
-        queueMicrotask(flush);
-      }
+      view.setUint32(used + 8, at - start, true);
+      used = at;
+      schedule();
     },
     /** Hands what is queued to Rust now (before any other frame goes out). */
     flush,
+    /**
+     * Before a direct send or publish: holds the socket wakes until the end of the turn
+     * (one napi call per turn), then pushes the queued replies so they stay first.
+     */
+    hold() {
+      if (!holding) {
+        holding = true;
+        getNative().holdWakes();
+        schedule();
+      }
+      flush();
+    },
     get pending() {
       return used > 0;
     },
