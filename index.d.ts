@@ -79,6 +79,14 @@ export declare class NativeServer {
   /** Sends the envelope `{"topic","event","data"}` to one socket; `dataJson` is JSON text. */
   sendEnvelope(id: number, topic: string, event: string, dataJson: string): number
   /**
+   * From now until `releaseWakes()`, the sockets this thread queues frames for are woken
+   * together at the release (one wake per I/O thread, one write per socket). The caller
+   * must release, and soon: the runtime does in a microtask at the end of the turn.
+   */
+  holdWakes(): void
+  /** Wakes the sockets held since `holdWakes()`. */
+  releaseWakes(): void
+  /**
    * Sends a batch of text frames (records `id f64 | length u32 | UTF-8`, little-endian),
    * waking each socket once; returns how many were queued.
    */

@@ -98,3 +98,36 @@ describe('fast paths', () => {
     expect(reply).toEqual({ topic: '__rpc', event: 'q"uote\\\n', data: { ok: true, data: 'ünï' } });
   });
 });
+
+describe('wakes held for a turn', () => {
+  it('a burst published from a timer goes out whole and in order, with a direct send after it', async () => {
+    const sockets = [];
+    server = await start({ hooks: { open: (ws) => (ws.subscribe('burst'), sockets.push(ws)) } });
+    const clients = await Promise.all([connect(server.wsUrl), connect(server.wsUrl)]);
+    await waitFor(() => server.platform.subscribers('burst') === 2);
+    // Outside any event batch: only the end-of-turn microtask can release the wakes.
+    setTimeout(() => {
+      for (let i = 0; i < 150; i++) server.platform.publish('burst', 'n', i);
+      sockets[0].send('after');
+    }, 5);
+    await waitFor(() => clients[0].received.length === 151 && clients[1].received.length === 150, 3000);
+    expect(clients[0].received.at(-1)).toBe('after');
+    for (const client of clients) {
+      expect(client.received.slice(0, 150).map((m) => JSON.parse(m).data)).toEqual(Array.from({ length: 150 }, (_, i) => i));
+    }
+  });
+
+  it('wakes held and never released by the caller go out with the next event batch', async () => {
+    server = await start({ hooks: { open: (ws) => ws.subscribe('held'), message: () => {} } });
+    const client = await connect(server.wsUrl);
+    await waitFor(() => server.platform.subscribers('held') === 1);
+    const native = server.platform[Symbol.for('svelte-realtime.nativeServer')]();
+    native.holdWakes();
+    native.publish('held', 'e', '1', true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(client.received).toEqual([]); // held: no engine was woken
+    client.send('anything'); // its event batch releases what this thread held
+    await waitFor(() => client.received.length === 1);
+    expect(JSON.parse(client.received[0])).toEqual({ topic: 'held', event: 'e', data: 1 });
+  });
+});

@@ -117,6 +117,9 @@ pub(crate) fn event_waker(
         .build_threadsafe_function::<()>()
         .callee_handled::<false>()
         .build_callback(move |_ctx| {
+            // A turn that held wakes and did not release (it cannot happen through the
+            // runtime, which releases in a microtask) releases before the next batch.
+            realtime_core::server::release_wakes();
             Ok(match drain_events.drain_into(&mut batch_buffer) {
                 Drained::Written(len) => Either::A(len as u32),
                 Drained::Oversized(alone) => Either::B(Buffer::from(alone)),
@@ -201,6 +204,20 @@ impl NativeServer {
             &event,
             Some(&data_json),
         )))
+    }
+
+    /// From now until `releaseWakes()`, the sockets this thread queues frames for are woken
+    /// together at the release (one wake per I/O thread, one write per socket). The caller
+    /// must release, and soon: the runtime does in a microtask at the end of the turn.
+    #[napi]
+    pub fn hold_wakes(&self) {
+        realtime_core::server::hold_wakes();
+    }
+
+    /// Wakes the sockets held since `holdWakes()`.
+    #[napi]
+    pub fn release_wakes(&self) {
+        realtime_core::server::release_wakes();
     }
 
     /// Sends a batch of text frames (records `id f64 | length u32 | UTF-8`, little-endian),

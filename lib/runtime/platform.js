@@ -57,7 +57,7 @@ export function createPlatform(getNative, connections, outbound, isShared = () =
       assertName('topic', topic);
       assertName('event', event);
       const json = toJson(data, 'platform.publish', topic, event);
-      outbound.flush();
+      outbound.hold();
       return getNative().publish(topic, event, json, options?.relay !== false) > 0;
     },
 
@@ -69,7 +69,7 @@ export function createPlatform(getNative, connections, outbound, isShared = () =
       if (!handle) throw new TypeError('platform.send needs a WebSocket from this server');
       if (!handle[isOpen]()) return DROPPED;
       const json = toJson(data, 'platform.send', topic, event);
-      outbound.flush();
+      outbound.hold();
       return getNative().sendEnvelope(handle[socketId], topic, event, json);
     },
 
@@ -88,7 +88,7 @@ export function createPlatform(getNative, connections, outbound, isShared = () =
       if (remote) for (const [id, userData] of remote) if (filter(userData)) ids.push(id);
       if (ids.length === 0) return 0;
       const json = toJson(data, 'platform.sendTo', topic, event);
-      outbound.flush();
+      outbound.hold();
       return getNative().sendEnvelopeMany(ids, topic, event, json);
     },
 

@@ -127,7 +127,7 @@ export class ServerWebSocket {
    */
   send(message, isBinary = false) {
     if (this.#id < 0) return DROPPED;
-    this.#server.outbound?.flush();
+    this.#server.outbound?.hold();
     if (isBinary) return this.#server.native.sendBinary(this.#id, toBytes(message));
     const text = typeof message === 'string' ? message : utf8.decode(toBytes(message));
     return this.#server.native.sendText(this.#id, text);

@@ -139,6 +139,11 @@ impl Taken {
         self.control.is_empty() && self.frames.is_empty() && self.close.is_none()
     }
 
+    /// How many buffers are left to write.
+    pub fn len(&self) -> usize {
+        self.control.len() + self.frames.len() + usize::from(self.close.is_some())
+    }
+
     /// Fills `out` with the bytes still to write, in order, skipping the first `offset` bytes
     /// of the first item; returns how many slices it used.
     pub fn slices<'a>(&'a self, offset: usize, out: &mut [IoSlice<'a>]) -> usize {

@@ -42,8 +42,12 @@ use crate::ws::{DecodeError, Decoded, Decoder, Inbound};
 
 /// Size of each I/O thread's read buffer.
 const READ_BUF_LEN: usize = 64 * 1024;
-/// Most buffers in one vectored write.
-const MAX_IOV: usize = 64;
+/// Buffers of a vectored write gathered on the stack; more (a burst of publishes) go
+/// through a heap list, up to [`MAX_IOV`].
+const STACK_IOV: usize = 64;
+/// Most buffers in one vectored write (Linux's `UIO_MAXIOV`): a turn that published 100
+/// events leaves each subscriber one write, not two.
+const MAX_IOV: usize = 1024;
 /// Reads per wake before the task lets others on its thread run.
 const READS_PER_POLL: usize = 16;
 /// Rounds of write-then-read per wake before yielding.
@@ -75,12 +79,12 @@ pub(crate) struct Driver {
     conn: Arc<Conn>,
     stream: Socket,
     decoder: Decoder,
-    /// Bytes of an incomplete frame; empty (and unallocated) between frames.
-    partial: Vec<u8>,
+    /// Bytes of an incomplete frame; none between frames (a pointer's worth in the slab).
+    partial: Option<Box<Vec<u8>>>,
     /// `partial` may hold whole frames (it was left while an event waited for budget).
     decode_partial: bool,
     /// An event waiting for inbound budget; nothing more is read until it is queued.
-    waiting: Option<Waiting>,
+    waiting: Option<Box<Waiting>>,
     /// Held while this socket takes messages; dropped when shutdown stops it reading.
     reading: Option<TaskTrackerToken>,
     input: Input,
@@ -115,9 +119,13 @@ impl Run {
         &mut self.driver.stream
     }
 
-    /// Binds the socket to its place `key` in its engine and returns its waker.
-    pub(crate) fn bind(&self, key: u32) -> Waker {
+    /// Binds the socket to its place `key` in its engine.
+    pub(crate) fn bind(&self, key: u32) {
         self.driver.conn.bind(key);
+    }
+
+    /// The socket's waker: its `Conn` (made per poll rather than kept in the slab).
+    pub(crate) fn waker(&self) -> Waker {
         Waker::from(Arc::clone(&self.driver.conn))
     }
 
@@ -173,7 +181,7 @@ impl Driver {
             conn,
             stream,
             decoder,
-            partial: early.to_vec(),
+            partial: (!early.is_empty()).then(|| Box::new(early.to_vec())),
             decode_partial: !early.is_empty(),
             waiting: None,
             reading,
@@ -268,9 +276,16 @@ impl Driver {
             return Ok(());
         };
         while !taken.is_empty() {
-            let mut slices = [IoSlice::new(&[]); MAX_IOV];
-            let count = taken.slices(self.offset, &mut slices);
-            let written = self.stream.write_vectored(&slices[..count])?;
+            let items = taken.len();
+            let written = if items <= STACK_IOV {
+                let mut slices = [IoSlice::new(&[]); STACK_IOV];
+                let count = taken.slices(self.offset, &mut slices);
+                self.stream.write_vectored(&slices[..count])?
+            } else {
+                let mut slices = vec![IoSlice::new(&[]); items.min(MAX_IOV)];
+                let count = taken.slices(self.offset, &mut slices);
+                self.stream.write_vectored(&slices[..count])?
+            };
             if written == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
@@ -312,7 +327,7 @@ impl Driver {
     /// Reads and decodes what the socket has; true if anything happened.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Result<bool, End> {
         if let Some(waiting) = &mut self.waiting {
-            if waiting.as_mut().poll(cx).is_pending() {
+            if (**waiting).as_mut().poll(cx).is_pending() {
                 return Ok(false);
             }
             self.waiting = None;
@@ -353,16 +368,16 @@ impl Driver {
 
     /// Decodes `input` after whatever partial frame is kept, and keeps what is incomplete.
     fn feed(&mut self, input: &mut [u8]) {
-        if self.partial.is_empty() {
+        let Some(mut partial) = self.partial.take() else {
             let used = self.decode(input);
             if used < input.len() && self.input != Input::Nothing {
-                self.partial.reserve(self.needed.max(input.len() - used));
-                self.partial.extend_from_slice(&input[used..]);
+                let mut kept = Vec::with_capacity(self.needed.max(input.len() - used));
+                kept.extend_from_slice(&input[used..]);
+                self.partial = Some(Box::new(kept));
             }
             return;
-        }
-        self.partial.extend_from_slice(input);
-        let mut partial = mem::take(&mut self.partial);
+        };
+        partial.extend_from_slice(input);
         let used = self.decode(&mut partial);
         if self.input == Input::Nothing || used == partial.len() {
             return; // dropped: an idle socket holds no buffer
@@ -372,7 +387,7 @@ impl Driver {
             partial.shrink_to_fit();
         }
         partial.reserve(self.needed.saturating_sub(partial.len()));
-        self.partial = partial;
+        self.partial = Some(partial);
     }
 
     /// Decodes whole frames from the start of `input`; returns the bytes used. Stops early
@@ -462,7 +477,9 @@ impl Driver {
         let queue = self.conn.events(&self.shared);
         if let Err(event) = queue.try_push_budgeted(event) {
             let events = Arc::clone(queue);
-            self.waiting = Some(Box::pin(async move { events.push_budgeted(event).await }));
+            self.waiting = Some(Box::new(Box::pin(async move {
+                events.push_budgeted(event).await
+            })));
         }
     }
 }

@@ -25,7 +25,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::task::{Context, Waker};
+use std::task::Context;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -49,15 +49,8 @@ pub(crate) fn gathering_wakes<R>(f: impl FnOnce() -> R) -> R {
     struct Flush(bool);
     impl Drop for Flush {
         fn drop(&mut self) {
-            if !self.0 {
-                return; // an outer call flushes
-            }
-            let Some(gathered) = GATHERED.with_borrow_mut(Option::take) else {
-                return;
-            };
-            for (engine, mut keys) in gathered {
-                engine.inbox.lock().ready.append(&mut keys);
-                engine.notify();
+            if self.0 {
+                release_wakes(); // else an outer call, or `release_wakes`, flushes
             }
         }
     }
@@ -70,6 +63,31 @@ pub(crate) fn gathering_wakes<R>(f: impl FnOnce() -> R) -> R {
     });
     let _flush = Flush(outer);
     f()
+}
+
+/// Holds the socket wakes this thread causes from now on, until [`release_wakes`]: a
+/// JavaScript turn that publishes many times (or publishes and replies) wakes each engine
+/// once, at its end, and each socket is written once with everything the turn queued for
+/// it. Only for a thread that is sure to release (the JavaScript runtime releases in a
+/// microtask at the end of the turn that held).
+pub fn hold_wakes() {
+    GATHERED.with_borrow_mut(|gathered| {
+        if gathered.is_none() {
+            *gathered = Some(Vec::new());
+        }
+    });
+}
+
+/// Wakes what [`hold_wakes`] held: each engine its keys, one inbox lock and at most one
+/// eventfd write each.
+pub fn release_wakes() {
+    let Some(gathered) = GATHERED.with_borrow_mut(Option::take) else {
+        return;
+    };
+    for (engine, mut keys) in gathered {
+        engine.inbox.lock().ready.append(&mut keys);
+        engine.notify();
+    }
 }
 
 /// Socket events taken per `epoll_wait`.
@@ -214,10 +232,9 @@ impl Engine {
     }
 }
 
-/// One socket in the slab: its state machine and its waker (built once).
+/// One socket in the slab: its state machine.
 struct Entry {
     run: Run,
-    waker: Waker,
 }
 
 /// An engine thread's own state.
@@ -319,8 +336,8 @@ impl Loop {
             run.fail();
             return;
         }
-        let waker = run.bind(key as u32);
-        entry.insert(Entry { run, waker });
+        run.bind(key as u32);
+        entry.insert(Entry { run });
         self.ready.push(key as u32);
     }
 
@@ -329,7 +346,8 @@ impl Loop {
         let Some(entry) = self.sockets.get_mut(key) else {
             return; // woken after it ended (a stale waker): nothing to do
         };
-        let mut cx = Context::from_waker(&entry.waker);
+        let waker = entry.run.waker();
+        let mut cx = Context::from_waker(&waker);
         // A bug in one socket's state machine must not take the engine thread, and every other
         // socket on it, down with it: that socket alone is dropped and cleaned up.
         let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -354,7 +372,7 @@ mod tests {
     #[test]
     fn an_idle_socket_stays_small() {
         assert!(
-            size_of::<super::Entry>() <= 192,
+            size_of::<super::Entry>() <= 144,
             "slab slot: {} bytes",
             size_of::<super::Entry>()
         );

@@ -37,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use connection::{BACKPRESSURE_CLOSE_CODE, Conn};
+pub use engine::{hold_wakes, release_wakes};
 pub use handler::{ChunkStatus, HttpHead, HttpResponse, RESPONSE_CHUNKS};
 pub use notify_link::{NotifyParse, parse_json as parse_notification};
 pub use static_files::{StaticConfig, StaticDir};
