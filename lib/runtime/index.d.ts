@@ -154,7 +154,7 @@ export interface ServeOptions {
    * larger than `maxPayloadLength`. @default false
    */
   dev?: boolean;
-  /** I/O threads (0 = one per core): that many tokio workers and that many WebSocket engine threads. @default 0 */
+  /** I/O threads (0 = one per core but one, at least one: the other core is the JavaScript thread's): that many tokio workers and that many WebSocket engine threads. @default 0 */
   workers?: number;
   /** Largest HTTP request body in bytes (413 above); `Infinity` disables. @default 524288 */
   bodySizeLimit?: number;

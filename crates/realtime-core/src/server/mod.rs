@@ -309,10 +309,9 @@ impl RunningServer {
     /// Validates `config`, starts the runtime and listens. Events go to `events`.
     pub fn start(config: ServerConfig, events: Arc<EventQueue>) -> Result<Self, StartError> {
         config.validate()?;
+        let threads = config.io_threads();
         let mut builder = tokio::runtime::Builder::new_multi_thread();
-        if config.worker_threads > 0 {
-            builder.worker_threads(config.worker_threads);
-        }
+        builder.worker_threads(threads);
         if let Some(on_idle) = config.on_worker_idle {
             builder.on_thread_park(on_idle);
         }
@@ -323,10 +322,6 @@ impl RunningServer {
             .map_err(StartError::Runtime)?;
         let statics =
             static_files::Index::build(&config.static_files).map_err(StartError::Static)?;
-        let threads = match config.worker_threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
         let engines = engine::Engines::start(threads, runtime.handle(), config.on_worker_idle)
             .map_err(StartError::Runtime)?;
         let shared = Arc::new(Shared::new(config, events, statics, engines));
