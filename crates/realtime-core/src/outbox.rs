@@ -7,8 +7,8 @@
 //! (`ws::encode`): a publish queues the same `Bytes` in every subscriber's outbox.
 //!
 //! Overflow policy (uWebSockets' `maxBackpressure`): a data frame is refused with
-//! [`SendStatus::Dropped`] while more than `max_bytes` are already queued, and counted; the
-//! caller may close the socket instead (`closeOnBackpressureLimit`). Control frames take no
+//! [`SendStatus::Dropped`] while more than `max_bytes` are already queued ([`Pushed::OverLimit`],
+//! which the caller counts server-wide); the caller may close the socket instead (`closeOnBackpressureLimit`). Control frames take no
 //! budget and cannot grow: at most [`MAX_PENDING_PONGS`] pongs wait (past that the oldest is
 //! dropped: RFC 6455 §5.5.3 lets an endpoint answer only the latest ping), one ping, one
 //! close frame. So a client that floods pings and never reads holds about 2 KiB here.
@@ -22,7 +22,7 @@
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::task::{Context, Waker};
 
 use bytes::Bytes;
@@ -91,10 +91,10 @@ pub struct Outbox {
     /// `queue.state`, readable without the lock (written under it).
     state: AtomicU8,
     buffered: AtomicUsize,
-    max_bytes: usize,
+    /// `maxBackpressure` (up to 4 GiB: a u32 packs with the flags next to it).
+    max_bytes: u32,
     stalled: AtomicBool,
     drain_wanted: AtomicBool,
-    dropped: AtomicU64,
 }
 
 /// Result of a push, so the caller can apply its policy.
@@ -123,6 +123,8 @@ pub struct Taken {
     pub control: VecDeque<Bytes>,
     pub frames: VecDeque<Bytes>,
     pub close: Option<Bytes>,
+    /// Bytes of the first item already written (a partial write).
+    pub offset: usize,
 }
 
 /// What [`Taken::advance`] finished.
@@ -146,7 +148,8 @@ impl Taken {
 
     /// Fills `out` with the bytes still to write, in order, skipping the first `offset` bytes
     /// of the first item; returns how many slices it used.
-    pub fn slices<'a>(&'a self, offset: usize, out: &mut [IoSlice<'a>]) -> usize {
+    pub fn slices<'a>(&'a self, out: &mut [IoSlice<'a>]) -> usize {
+        let offset = self.offset;
         let items = self
             .control
             .iter()
@@ -162,7 +165,8 @@ impl Taken {
 
     /// Accounts for `written` more bytes after the first `offset` bytes of the first item;
     /// drops what went out whole and updates `offset`.
-    pub fn advance(&mut self, offset: &mut usize, mut written: usize) -> Advanced {
+    pub fn advance(&mut self, mut written: usize) -> Advanced {
+        let offset = &mut self.offset;
         let mut done = Advanced::default();
         while written > 0 {
             let (len, is_data) = if let Some(control) = self.control.front() {
@@ -208,17 +212,16 @@ impl Outbox {
             }),
             state: AtomicU8::new(State::Open as u8),
             buffered: AtomicUsize::new(0),
-            max_bytes,
+            max_bytes: u32::try_from(max_bytes).unwrap_or(u32::MAX),
             stalled: AtomicBool::new(false),
             drain_wanted: AtomicBool::new(false),
-            dropped: AtomicU64::new(0),
         }
     }
 
     /// Queued bytes above which a push reports backpressure even while the socket still
     /// writes: the sender is outpacing it. 64 KiB, or half the limit if that is smaller.
     pub fn high_water(&self) -> usize {
-        (self.max_bytes / 2).min(64 * 1024)
+        (self.max_bytes as usize / 2).min(64 * 1024)
     }
 
     /// Queues a data frame, applying the byte limit, and wakes the connection task.
@@ -238,9 +241,8 @@ impl Outbox {
         if queue.state != State::Open {
             return Pushed::Closing;
         }
-        if self.buffered.load(Ordering::Relaxed) > self.max_bytes {
+        if self.buffered.load(Ordering::Relaxed) > self.max_bytes as usize {
             drop(queue);
-            self.dropped.fetch_add(1, Ordering::Relaxed);
             self.drain_wanted.store(true, Ordering::Relaxed);
             return Pushed::OverLimit;
         }
@@ -407,11 +409,6 @@ impl Outbox {
         self.buffered.load(Ordering::Relaxed)
     }
 
-    /// Messages refused for being over the limit since the connection opened.
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
-    }
-
     /// True once after a refused or backpressured send, when the queue has emptied and the
     /// socket writes freely again: time for the `drain` hook.
     pub fn take_drain(&self) -> bool {
@@ -478,7 +475,6 @@ mod tests {
         );
         assert_eq!(outbox.buffered(), 11);
         assert_eq!(outbox.push(one.clone()), Pushed::OverLimit);
-        assert_eq!(outbox.dropped(), 1);
         take(&outbox);
         outbox.written(11);
         assert_eq!(outbox.buffered(), 0);
@@ -547,17 +543,17 @@ mod tests {
             control: [encode::ping()].into(),
             frames: [frame("ab"), frame("cde")].into(),
             close: Some(encode::close(1000, "")),
+            offset: 0,
         };
-        assert_eq!(taken.slices(0, &mut [IoSlice::new(&[]); 8]), 4);
-        let mut offset = 0;
+        assert_eq!(taken.slices(&mut [IoSlice::new(&[]); 8]), 4);
         // The ping (2 bytes) and one byte of "ab"'s frame (4 bytes).
-        assert_eq!(taken.advance(&mut offset, 3), Advanced::default());
-        assert_eq!((taken.control.is_empty(), offset), (true, 1));
+        assert_eq!(taken.advance(3), Advanced::default());
+        assert_eq!((taken.control.is_empty(), taken.offset), (true, 1));
         let mut out = [IoSlice::new(&[]); 8];
-        assert_eq!(taken.slices(offset, &mut out), 3);
+        assert_eq!(taken.slices(&mut out), 3);
         assert_eq!(&out[0][..], &frame("ab")[1..]);
         // The rest of "ab", all of "cde" (5 bytes), the close frame (4 bytes).
-        let done = taken.advance(&mut offset, 3 + 5 + 4);
+        let done = taken.advance(3 + 5 + 4);
         assert_eq!(
             done,
             Advanced {
@@ -566,7 +562,7 @@ mod tests {
             }
         );
         assert!(taken.is_empty());
-        assert_eq!(offset, 0);
+        assert_eq!(taken.offset, 0);
     }
 
     #[test]

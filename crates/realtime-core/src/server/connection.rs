@@ -62,9 +62,13 @@ struct TopicSets {
 }
 
 /// A socket's topics, allocated on its first subscription (an idle socket holds none).
+/// What a socket's one lock guards: its topics and the close the server decided.
 #[derive(Default)]
 struct Topics {
     sets: Option<Box<TopicSets>>,
+    /// The code and reason the `close` hook will see for a close the server decided (boxed:
+    /// most sockets never have one).
+    server_close: Option<Box<(u16, String)>>,
     /// Set once at cleanup; no subscription is added after it.
     closed: bool,
 }
@@ -86,13 +90,8 @@ pub struct Conn {
     pub id: ConnId,
     pub outbox: Outbox,
     close_on_backpressure: bool,
-    /// Server-wide count of messages refused for backpressure.
-    dropped_total: Arc<AtomicU64>,
     /// Lock order: `topics` before any hub shard. Nothing awaits under it.
     topics: Mutex<Topics>,
-    /// The code and reason the `close` hook will see for a close the server decided (boxed:
-    /// most sockets never have one).
-    server_close: Mutex<Option<Box<(u16, String)>>>,
     /// Set when the `Close` event has been queued, so it is queued once.
     reported: AtomicBool,
     /// When bytes last arrived from the client.
@@ -131,7 +130,6 @@ impl Conn {
         id: ConnId,
         max_backpressure: usize,
         close_on_backpressure: bool,
-        dropped_total: Arc<AtomicU64>,
         worker: super::workers::Assigned,
         engine: Arc<Engine>,
     ) -> Self {
@@ -139,9 +137,7 @@ impl Conn {
             id,
             outbox: Outbox::new(max_backpressure),
             close_on_backpressure,
-            dropped_total,
             topics: Mutex::new(Topics::default()),
-            server_close: Mutex::new(None),
             reported: AtomicBool::new(false),
             last_inbound_ms: AtomicU64::new(Clock.now_ms()),
             pinged_for_ms: AtomicU64::new(NEVER),
@@ -179,7 +175,7 @@ impl Conn {
             self.outbox.push_corked(frame)
         };
         if pushed == Pushed::OverLimit {
-            self.dropped_total.fetch_add(1, Ordering::Relaxed);
+            self.engine.count_dropped();
             if self.close_on_backpressure {
                 // The peer is not reading, so a close frame would wait behind the backlog:
                 // drop the socket now and report 1008 to the `close` hook.
@@ -193,12 +189,13 @@ impl Conn {
     /// The reason is cut to the 123 bytes a close frame can carry.
     pub(crate) fn start_close(&self, code: u16, reason: &str, discard_pending: bool) -> bool {
         let reason = close_reason(reason);
-        let mut server_close = self.server_close.lock();
-        if server_close.is_some() || !self.outbox.close(code, reason, discard_pending) {
+        // Lock order: `topics` before the outbox (as before any hub shard).
+        let mut state = self.topics.lock();
+        if state.server_close.is_some() || !self.outbox.close(code, reason, discard_pending) {
             return false;
         }
-        *server_close = Some(Box::new((code, reason.into())));
-        drop(server_close);
+        state.server_close = Some(Box::new((code, reason.into())));
+        drop(state);
         self.arm_close_deadline();
         true
     }
@@ -227,17 +224,17 @@ impl Conn {
 
     /// Drops the socket and reports `code` (unless a close was decided already).
     pub(crate) fn abort_with(&self, code: u16, reason: &str) {
-        let mut server_close = self.server_close.lock();
-        if server_close.is_none() {
-            *server_close = Some(Box::new((code, reason.into())));
+        let mut state = self.topics.lock();
+        if state.server_close.is_none() {
+            state.server_close = Some(Box::new((code, reason.into())));
         }
-        drop(server_close);
+        drop(state);
         self.abort();
     }
 
     /// The close the server decided, if any.
     pub(crate) fn server_close(&self) -> Option<(u16, String)> {
-        self.server_close.lock().as_deref().cloned()
+        self.topics.lock().server_close.as_deref().cloned()
     }
 
     /// Bytes arrived from the client.

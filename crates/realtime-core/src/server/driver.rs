@@ -60,6 +60,11 @@ thread_local! {
     static READ_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_BUF_LEN].into_boxed_slice());
 }
 
+/// The bytes of an incomplete frame (boxed: an idle socket's slot holds only a pointer).
+struct Partial {
+    bytes: Vec<u8>,
+}
+
 /// An event waiting for inbound budget.
 type Waiting = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -80,7 +85,7 @@ pub(crate) struct Driver {
     stream: Socket,
     decoder: Decoder,
     /// Bytes of an incomplete frame; none between frames (a pointer's worth in the slab).
-    partial: Option<Box<Vec<u8>>>,
+    partial: Option<Box<Partial>>,
     /// `partial` may hold whole frames (it was left while an event waited for budget).
     decode_partial: bool,
     /// An event waiting for inbound budget; nothing more is read until it is queued.
@@ -91,15 +96,10 @@ pub(crate) struct Driver {
     /// Frames taken from the outbox and not yet written; allocated while the socket writes
     /// and given back when everything is out (an idle socket holds none).
     taken: Option<Box<Taken>>,
-    /// Bytes of the first item of `taken` already written.
-    offset: usize,
     /// Our close frame is out.
     close_written: bool,
     /// The socket was refusing writes when last tried.
     stalled: bool,
-    /// Length of the incomplete frame at the end of the last decoded input, when its
-    /// header said (so `partial` grows once).
-    needed: usize,
     peer_close: Option<Box<(u16, String)>>,
 }
 
@@ -181,16 +181,18 @@ impl Driver {
             conn,
             stream,
             decoder,
-            partial: (!early.is_empty()).then(|| Box::new(early.to_vec())),
+            partial: (!early.is_empty()).then(|| {
+                Box::new(Partial {
+                    bytes: early.to_vec(),
+                })
+            }),
             decode_partial: !early.is_empty(),
             waiting: None,
             reading,
             input: Input::Messages,
             taken: None,
-            offset: 0,
             close_written: false,
             stalled: false,
-            needed: 0,
             peer_close: None,
         }
     }
@@ -279,17 +281,17 @@ impl Driver {
             let items = taken.len();
             let written = if items <= STACK_IOV {
                 let mut slices = [IoSlice::new(&[]); STACK_IOV];
-                let count = taken.slices(self.offset, &mut slices);
+                let count = taken.slices(&mut slices);
                 self.stream.write_vectored(&slices[..count])?
             } else {
                 let mut slices = vec![IoSlice::new(&[]); items.min(MAX_IOV)];
-                let count = taken.slices(self.offset, &mut slices);
+                let count = taken.slices(&mut slices);
                 self.stream.write_vectored(&slices[..count])?
             };
             if written == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
-            let done = taken.advance(&mut self.offset, written);
+            let done = taken.advance(written);
             self.conn.outbox.written(done.data_bytes);
             self.close_written |= done.closed;
         }
@@ -369,36 +371,38 @@ impl Driver {
     /// Decodes `input` after whatever partial frame is kept, and keeps what is incomplete.
     fn feed(&mut self, input: &mut [u8]) {
         let Some(mut partial) = self.partial.take() else {
-            let used = self.decode(input);
+            let (used, needed) = self.decode(input);
             if used < input.len() && self.input != Input::Nothing {
-                let mut kept = Vec::with_capacity(self.needed.max(input.len() - used));
-                kept.extend_from_slice(&input[used..]);
-                self.partial = Some(Box::new(kept));
+                let mut bytes = Vec::with_capacity(needed.max(input.len() - used));
+                bytes.extend_from_slice(&input[used..]);
+                self.partial = Some(Box::new(Partial { bytes }));
             }
             return;
         };
-        partial.extend_from_slice(input);
-        let used = self.decode(&mut partial);
-        if self.input == Input::Nothing || used == partial.len() {
+        let bytes = &mut partial.bytes;
+        bytes.extend_from_slice(input);
+        let (used, needed) = self.decode(bytes);
+        if self.input == Input::Nothing || used == bytes.len() {
             return; // dropped: an idle socket holds no buffer
         }
-        partial.drain(..used);
-        if partial.capacity() > PARTIAL_KEEP && partial.len() < partial.capacity() / 4 {
-            partial.shrink_to_fit();
+        bytes.drain(..used);
+        if bytes.capacity() > PARTIAL_KEEP && bytes.len() < bytes.capacity() / 4 {
+            bytes.shrink_to_fit();
         }
-        partial.reserve(self.needed.saturating_sub(partial.len()));
+        bytes.reserve(needed.saturating_sub(bytes.len()));
         self.partial = Some(partial);
     }
 
-    /// Decodes whole frames from the start of `input`; returns the bytes used. Stops early
-    /// when an event must wait for budget or the input ends.
-    fn decode(&mut self, input: &mut [u8]) -> usize {
+    /// Decodes whole frames from the start of `input`; returns the bytes used and, when the
+    /// input ends inside a frame whose header said, that frame's length (so the kept buffer
+    /// grows once). Stops early when an event must wait for budget or the input ends.
+    fn decode(&mut self, input: &mut [u8]) -> (usize, usize) {
         let mut at = 0;
-        self.needed = 0;
+        let mut needed = 0;
         while at < input.len() && self.waiting.is_none() && self.input != Input::Nothing {
             match self.decoder.decode(&mut input[at..]) {
-                Ok(Decoded::Incomplete { needed }) => {
-                    self.needed = needed.unwrap_or(0);
+                Ok(Decoded::Incomplete { needed: length }) => {
+                    needed = length.unwrap_or(0);
                     break;
                 }
                 Ok(Decoded::Frame { used, inbound }) => {
@@ -413,7 +417,7 @@ impl Driver {
                 }
             }
         }
-        at
+        (at, needed)
     }
 
     /// A frame the decoder refused: close with its code, read nothing more.

@@ -24,7 +24,7 @@ use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::Context;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -111,6 +111,9 @@ const WAKE: Token = Token(usize::MAX);
 /// The engines of one server; new sockets go to them in turn.
 pub(crate) struct Engines {
     engines: Box<[Arc<Engine>]>,
+    /// Messages refused for backpressure on any socket of this server (`stats()`): kept
+    /// here, where every socket's `Conn` reaches it through its engine.
+    pub(crate) dropped: Arc<AtomicU64>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     next: AtomicUsize,
 }
@@ -125,6 +128,7 @@ impl Engines {
     ) -> io::Result<Self> {
         let mut engines = Vec::with_capacity(count.max(1));
         let mut threads = Vec::with_capacity(count.max(1));
+        let dropped = Arc::new(AtomicU64::new(0));
         for i in 0..count.max(1) {
             let poll = mio::Poll::new()?;
             let engine = Arc::new(Engine {
@@ -132,6 +136,7 @@ impl Engines {
                 inbox: Mutex::new(Inbox::default()),
                 notified: AtomicBool::new(false),
                 stopping: AtomicBool::new(false),
+                dropped: Arc::clone(&dropped),
             });
             let mut engine_loop = Loop {
                 engine: Arc::clone(&engine),
@@ -154,6 +159,7 @@ impl Engines {
         }
         Ok(Self {
             engines: engines.into_boxed_slice(),
+            dropped,
             threads: Mutex::new(threads),
             next: AtomicUsize::new(0),
         })
@@ -197,9 +203,15 @@ pub(crate) struct Engine {
     /// The engine is awake or already woken: the inbox will be looked at without a wake.
     notified: AtomicBool,
     stopping: AtomicBool,
+    dropped: Arc<AtomicU64>,
 }
 
 impl Engine {
+    /// A socket of this server refused a message for backpressure.
+    pub(crate) fn count_dropped(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Hands a socket to this engine, which registers and runs it.
     pub(crate) fn adopt(&self, run: Run) {
         self.inbox.lock().adopt.push(run);
@@ -366,19 +378,19 @@ impl Loop {
 mod tests {
     use std::mem::size_of;
 
-    /// What an idle socket costs the engine: its slab slot (the driver and its waker, no
+    /// What an idle socket costs the engine: its slab slot (the driver, no
     /// allocation of its own) and its `Arc<Conn>` (one allocator block). Growing either past
     /// these bounds is a memory regression per connection (benches/README.md, idle sockets).
     #[test]
     fn an_idle_socket_stays_small() {
         assert!(
-            size_of::<super::Entry>() <= 144,
+            size_of::<super::Entry>() <= 128,
             "slab slot: {} bytes",
             size_of::<super::Entry>()
         );
         let conn = size_of::<super::super::connection::Conn>();
         assert!(
-            conn + 16 <= 224,
+            conn + 16 <= 192,
             "Conn: {conn} bytes (+16 for the Arc counts)"
         );
     }

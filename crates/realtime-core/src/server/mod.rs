@@ -127,6 +127,7 @@ impl Shared {
         statics: static_files::Index,
         engines: engine::Engines,
     ) -> Self {
+        let dropped = Arc::clone(&engines.dropped);
         Self {
             engines,
             clock: connection::Clock,
@@ -141,7 +142,7 @@ impl Shared {
                 .map(|_| RwLock::new(HashMap::new()))
                 .collect(),
             conn_count: AtomicUsize::new(0),
-            dropped: Arc::new(AtomicU64::new(0)),
+            dropped,
             next_id: AtomicU64::new(1),
             slots: AtomicUsize::new(0),
             pending_upgrades: Mutex::new(HashMap::new()),

@@ -176,7 +176,6 @@ pub(crate) async fn handle(
             id,
             shared.config.max_backpressure,
             shared.config.close_on_backpressure_limit,
-            Arc::clone(&shared.dropped),
             worker,
             shared.engines.pick(),
         ));
