@@ -55,6 +55,23 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
   /** User data of accepted upgrades, waiting for their `OPEN`. */
   const accepted = new Map();
 
+  /**
+   * The socket address of a new socket, as the string of the previous one when the bytes are
+   * the same: behind a reverse proxy every socket comes from the proxy's address, and one
+   * string serves them all (an idle socket's JS side is that much smaller).
+   */
+  let lastAddress = '';
+  function addressAt(bytes, start, end) {
+    const length = end - start;
+    if (length === lastAddress.length) {
+      let i = 0;
+      while (i < length && lastAddress.charCodeAt(i) === bytes[start + i]) i++;
+      if (i === length) return lastAddress;
+    }
+    lastAddress = ev.text(bytes, start, end);
+    return lastAddress;
+  }
+
   let addressWarned = false;
   function upgrade(id, request) {
     let remoteAddress = request.remoteAddress;
@@ -160,7 +177,7 @@ export function createDispatcher({ getNative, hooks, platform, connections, http
         accepted.delete(id);
         break;
       case ev.OPEN:
-        open(id, ev.text(bytes, start, end));
+        open(id, addressAt(bytes, start, end));
         break;
       case ev.CLOSE:
         close(id, code, ev.copy(bytes, start, end));
