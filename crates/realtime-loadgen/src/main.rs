@@ -14,7 +14,7 @@
 //!   `bench/feed`, then keeps <in-flight> calls to `bench/echo` outstanding (one string
 //!   argument of <payload-bytes>). After READY it waits for a line on stdin, warms up for
 //!   1 s, prints MEASURE, measures for <seconds> and prints one JSON line (calls/s, p50,
-//!   p99). The bench samples the server's CPU between MEASURE and the JSON line.
+//!   p90, p99, p99.9, max). The bench samples the server's CPU between MEASURE and the JSON line.
 //! ```
 //! Timing starts at the first message received (fanout) or the first send (echo).
 
@@ -176,6 +176,9 @@ async fn echo(url: String, clients: usize, round_trips: u64) {
             "round_trips_per_second": done as f64 / secs.max(1e-9),
             "p50_ms": pct(0.5),
             "p99_ms": pct(0.99),
+            "p90_ms": pct(0.9),
+            "p999_ms": pct(0.999),
+            "max_ms": pct(1.0),
         })
     );
 }
@@ -321,6 +324,9 @@ async fn rpc(url: String, clients: usize, in_flight: usize, seconds: f64, payloa
             "calls_per_second": done as f64 / secs.max(1e-9),
             "p50_ms": pct(0.5),
             "p99_ms": pct(0.99),
+            "p90_ms": pct(0.9),
+            "p999_ms": pct(0.999),
+            "max_ms": pct(1.0),
         })
     );
 }
