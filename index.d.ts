@@ -70,6 +70,8 @@ export declare class NativeServer {
   constructor(options: NativeServerOptions, onEvents: (arg: number | Buffer) => void, batchBuffer: Buffer)
   /** The port the server listens on. */
   get port(): number
+  /** Where the WebSockets run: `inline` (this thread's event loop) or `threads`. */
+  get engine(): string
   /** The address the server listens on. */
   get address(): string
   /** Sends a text frame. Returns 0 (backpressure), 1 (success) or 2 (dropped). */
@@ -250,6 +252,8 @@ export interface NativeServerOptions {
   host?: string
   port?: number
   workers?: number
+  /** `auto` (default), `inline` or `threads`: see `engine_mode`. */
+  engine?: string
   listenBacklog?: number
   path?: string
   /** `false`: no WebSocket endpoint. */

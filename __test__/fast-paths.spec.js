@@ -128,7 +128,9 @@ describe('wakes held for a turn', () => {
     native.holdWakes();
     native.publish('held', 'e', '1', true);
     await new Promise((r) => setTimeout(r, 100));
-    expect(client.received).toEqual([]); // held: no engine was woken
+    // Held: no engine thread was woken. (An inline engine runs on this thread and writes a
+    // socket whenever it polls it, so there the frame may already be out.)
+    if (server.engine === 'threads') expect(client.received).toEqual([]);
     client.send('anything'); // its event batch releases what this thread held
     await waitFor(() => client.received.length === 1);
     expect(JSON.parse(client.received[0])).toEqual({ topic: 'held', event: 'e', data: 1 });

@@ -12,12 +12,19 @@ export function captureLog() {
 }
 
 /**
+ * The socket engine the suites run on: `auto` (inline on this 2-core CI machine) unless
+ * `SR_TEST_ENGINE=threads` (or `inline`) asks for the other; `npm test` runs the runtime
+ * suites once more on engine threads (`vitest.threads.config.js`).
+ */
+const engine = process.env.SR_TEST_ENGINE;
+
+/**
  * Starts a server on 127.0.0.1:0 with signals off and logs captured. `close()` waits at most
  * 2 s for handlers a test left running (the default, 30 s, would outlast the test's hooks).
  */
 export async function start(options = {}) {
   const log = options.log ?? captureLog();
-  const server = await serve({ host: '127.0.0.1', port: 0, signals: false, shutdownTimeout: 2, log, ...options });
+  const server = await serve({ host: '127.0.0.1', port: 0, signals: false, shutdownTimeout: 2, log, ...(engine ? { engine } : {}), ...options });
   server.log = log;
   server.wsUrl = `ws://127.0.0.1:${server.port}${options.websocket?.path ?? '/ws'}`;
   return server;

@@ -38,6 +38,33 @@ pub(crate) fn return_free_memory() {
     unsafe { libmimalloc_sys::mi_collect(force) };
 }
 
+#[cfg(unix)]
+mod inline;
+/// Without epoll/kqueue descriptors libuv can watch, sockets run on engine threads.
+#[cfg(not(unix))]
+mod inline {
+    pub(crate) fn available() -> bool {
+        false
+    }
+    pub(crate) struct InlineDriver;
+    impl InlineDriver {
+        pub(crate) fn close(self) {}
+    }
+    pub(crate) fn start(
+        _env: &napi::Env,
+        _engine: realtime_core::server::InlineEngine,
+        _events: &std::sync::Arc<realtime_core::EventQueue>,
+        _on_events: &napi::bindgen_prelude::Function<
+            napi::Either<u32, napi::bindgen_prelude::Buffer>,
+            (),
+        >,
+        _batch: crate::server::BatchBuffer,
+    ) -> napi::Result<InlineDriver> {
+        Err(napi::Error::from_reason(
+            "engine 'inline' is not available here",
+        ))
+    }
+}
 mod merge;
 mod options;
 mod postgres;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use napi::Either;
 use napi_derive::napi;
+use realtime_core::EngineMode;
 use realtime_core::origin::OriginPolicy;
 use realtime_core::server::{StaticConfig, StaticDir};
 use realtime_core::{HookSet, ServerConfig};
@@ -44,6 +45,8 @@ pub struct NativeServerOptions {
     pub host: Option<String>,
     pub port: Option<u32>,
     pub workers: Option<u32>,
+    /// `auto` (default), `inline` or `threads`: see `engine_mode`.
+    pub engine: Option<String>,
     pub listen_backlog: Option<u32>,
     pub path: Option<String>,
     /// `false`: no WebSocket endpoint.
@@ -84,6 +87,28 @@ fn bytes(value: f64) -> usize {
     }
 }
 
+/// Where the sockets run. `auto` is inline when there is no core to spare for an engine
+/// thread (at most 2 cores, and no explicit `workers`): the engine thread would compete with
+/// the JavaScript thread for the cores, and each message would cost two thread hops
+/// (measured in benches/README.md). `inline` needs Node's libuv exports (Unix).
+fn engine_mode(requested: Option<&str>, workers: usize) -> napi::Result<EngineMode> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match requested.unwrap_or("auto") {
+        "threads" => Ok(EngineMode::Threads),
+        "inline" if crate::inline::available() => Ok(EngineMode::Inline),
+        "inline" => Err(napi::Error::from_reason(
+            "engine 'inline' is not available here (it needs Node's libuv exports on a Unix system)",
+        )),
+        "auto" if crate::inline::available() && workers == 0 && cores <= 2 => {
+            Ok(EngineMode::Inline)
+        }
+        "auto" => Ok(EngineMode::Threads),
+        other => Err(napi::Error::from_reason(format!(
+            "engine must be 'auto', 'inline' or 'threads', got {other:?}"
+        ))),
+    }
+}
+
 impl NativeServerOptions {
     pub fn into_config(self) -> napi::Result<ServerConfig> {
         let mut config = ServerConfig {
@@ -101,6 +126,7 @@ impl NativeServerOptions {
         if let Some(workers) = self.workers {
             defaults.worker_threads = workers as usize;
         }
+        defaults.engine = engine_mode(self.engine.as_deref(), defaults.worker_threads)?;
         if let Some(backlog) = self.listen_backlog {
             defaults.listen_backlog = backlog;
         }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use napi::bindgen_prelude::{Buffer, FnArgs, Function, Uint8ArraySlice};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
-use napi::{Either, Status};
+use napi::{Either, Env, Status};
 use napi_derive::napi;
 use realtime_core::events::Drained;
 use realtime_core::merge::MergeOptions;
@@ -77,6 +77,8 @@ pub struct NativeServer {
     pub(crate) address: String,
     /// For a worker thread's handle (`workers.rs`): its index, detached on `dispose`.
     pub(crate) worker: Option<usize>,
+    /// The inline engine's driver (`engine: 'inline'`), closed on `dispose`.
+    pub(crate) inline: Option<crate::inline::InlineDriver>,
 }
 
 /// Smallest batch buffer accepted: room for a batch of ordinary events.
@@ -100,18 +102,27 @@ fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
     out
 }
 
+/// The batch buffer JavaScript handed over, shared by the threadsafe function's callback and
+/// the inline engine's (both on the runner's thread, never at once). Refuses a buffer too
+/// small for a batch of ordinary events.
+pub(crate) type BatchBuffer = Arc<parking_lot::Mutex<Buffer>>;
+
+pub(crate) fn batch_buffer(buffer: Buffer) -> napi::Result<BatchBuffer> {
+    if buffer.len() < MIN_BATCH_BUFFER {
+        return Err(napi::Error::from_reason(format!(
+            "batchBuffer must hold at least {MIN_BATCH_BUFFER} bytes"
+        )));
+    }
+    Ok(Arc::new(parking_lot::Mutex::new(buffer)))
+}
+
 /// The waker of a hook runner's queue: calls `on_events` on the runner's thread, which
 /// drains the queue into `batch_buffer` (see the module comment).
 pub(crate) fn event_waker(
     events: &Arc<EventQueue>,
     on_events: Function<Either<u32, Buffer>, ()>,
-    mut batch_buffer: Buffer,
+    batch_buffer: BatchBuffer,
 ) -> napi::Result<impl Fn() + Send + Sync + 'static> {
-    if batch_buffer.len() < MIN_BATCH_BUFFER {
-        return Err(napi::Error::from_reason(format!(
-            "batchBuffer must hold at least {MIN_BATCH_BUFFER} bytes"
-        )));
-    }
     let drain_events = Arc::clone(events);
     let tsfn = on_events
         .build_threadsafe_function::<()>()
@@ -120,7 +131,7 @@ pub(crate) fn event_waker(
             // A turn that held wakes and did not release (it cannot happen through the
             // runtime, which releases in a microtask) releases before the next batch.
             realtime_core::server::release_wakes();
-            Ok(match drain_events.drain_into(&mut batch_buffer) {
+            Ok(match drain_events.drain_into(&mut batch_buffer.lock()) {
                 Drained::Written(len) => Either::A(len as u32),
                 Drained::Oversized(alone) => Either::B(Buffer::from(alone)),
             })
@@ -138,15 +149,27 @@ impl NativeServer {
     /// port cannot be bound.
     #[napi(constructor)]
     pub fn new(
+        env: Env,
         options: NativeServerOptions,
         on_events: Function<Either<u32, Buffer>, ()>,
         batch_buffer: Buffer,
     ) -> napi::Result<Self> {
         let config = options.into_config()?;
         let events = Arc::new(EventQueue::new(config.inbound_queue_bytes));
-        let wake = event_waker(&events, on_events, batch_buffer)?;
+        let batch = self::batch_buffer(batch_buffer)?;
         let server = RunningServer::start(config, Arc::clone(&events))
             .map_err(|e| napi::Error::new(Status::GenericFailure, e.to_string()))?;
+        let inline = match server.take_inline_engine() {
+            Some(engine) => Some(crate::inline::start(
+                &env,
+                engine,
+                &events,
+                &on_events,
+                Arc::clone(&batch),
+            )?),
+            None => None,
+        };
+        let wake = event_waker(&events, on_events, batch)?;
         events.set_waker(wake);
         let addr = server.local_addr();
         Ok(Self {
@@ -155,6 +178,7 @@ impl NativeServer {
             server: Some(Arc::new(server)),
             events,
             worker: None,
+            inline,
         })
     }
 
@@ -168,6 +192,17 @@ impl NativeServer {
     #[napi(getter)]
     pub fn port(&self) -> u32 {
         u32::from(self.port)
+    }
+
+    /// Where the WebSockets run: `inline` (this thread's event loop) or `threads`.
+    #[napi(getter)]
+    pub fn engine(&self) -> String {
+        if self.inline.is_some() {
+            "inline"
+        } else {
+            "threads"
+        }
+        .to_string()
     }
 
     /// The address the server listens on.
@@ -501,6 +536,9 @@ impl NativeServer {
     #[napi]
     pub fn dispose(&mut self) {
         self.events.clear_waker();
+        if let Some(inline) = self.inline.take() {
+            inline.close();
+        }
         if let (Some(server), Some(index)) = (&self.server, self.worker) {
             server.detach_worker(index);
         }

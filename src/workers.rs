@@ -50,7 +50,11 @@ impl NativeServer {
             .and_then(Weak::upgrade)
             .ok_or_else(|| napi::Error::from_reason(format!("no shared server under key {key}")))?;
         let events = Arc::new(EventQueue::new(server.inbound_queue_bytes()));
-        events.set_waker(event_waker(&events, on_events, batch_buffer)?);
+        events.set_waker(event_waker(
+            &events,
+            on_events,
+            crate::server::batch_buffer(batch_buffer)?,
+        )?);
         let index = index as usize;
         if !server.attach_worker(index, Arc::clone(&events)) {
             events.clear_waker();
@@ -65,6 +69,7 @@ impl NativeServer {
             server: Some(server),
             events,
             worker: Some(index),
+            inline: None,
         })
     }
 

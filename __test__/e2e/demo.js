@@ -2,6 +2,7 @@
 // or served by `vite dev`, and Debian's Chromium driven by playwright-core.
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +65,18 @@ export function startBuilt(port = 0, dir = demo, env = {}) {
     cwd: dir,
     env: { PORT: String(port), HOST: '127.0.0.1', ...env },
     ready: /Listening on (http:\/\/\S+)/,
+  });
+}
+
+/** A TCP port nothing listens on now (the kernel's pick), for servers that need one up front. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
   });
 }
 

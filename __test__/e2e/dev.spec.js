@@ -4,16 +4,17 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDemo, copyDemo, launchBrowser, shot, signIn, startDev, stop } from './demo.js';
+import { buildDemo, copyDemo, freePort, launchBrowser, shot, signIn, startDev, stop } from './demo.js';
 
 let dir;
 let vite;
 let browser;
-const port = 5200 + Math.floor(Math.random() * 500);
+let port;
 
 beforeAll(async () => {
   buildDemo(); // installs the demo's packages when needed
   dir = copyDemo();
+  port = await freePort(); // a fixed range once landed on PostgreSQL's 5432
   vite = await startDev(dir, port);
   browser = await launchBrowser();
 }, 240_000);

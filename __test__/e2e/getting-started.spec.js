@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, root, shot, startBuilt, startDev, stop } from './demo.js';
+import { freePort, launchBrowser, root, shot, startBuilt, startDev, stop } from './demo.js';
 
 const SV = 'sv@0.17.1'; // today's scaffold: no svelte.config.js, the adapter in vite.config, Vite 8
 const fixtures = join(import.meta.dirname, 'fixtures');
@@ -192,7 +192,7 @@ describe.each(['ts', 'jsdoc'])("the spec's Getting started in a fresh `sv create
   }, 180_000);
 
   it('vite dev', async () => {
-    const port = 5800 + Math.floor(Math.random() * 100);
+    const port = await freePort();
     const vite = await startDev(apps[types], port);
     try {
       await chatWorks(vite.url, `${types}-dev`);

@@ -156,6 +156,15 @@ export interface ServeOptions {
   dev?: boolean;
   /** I/O threads (0 = one per core but one, at least one: the other core is the JavaScript thread's): that many tokio workers and that many WebSocket engine threads. @default 0 */
   workers?: number;
+  /**
+   * Where the WebSockets are read, decoded and written. `'inline'`: on the JavaScript
+   * thread, inside Node's event loop, as uWebSockets.js does (no thread hop per message; a
+   * hook that blocks the thread holds the sockets too); `'threads'`: on `workers` engine
+   * threads, beside the JavaScript thread. `'auto'` is inline on machines with at most 2
+   * cores when `workers` is not set, threads otherwise. `'inline'` needs a Unix system.
+   * @default 'auto'
+   */
+  engine?: 'auto' | 'inline' | 'threads';
   /** Largest HTTP request body in bytes (413 above); `Infinity` disables. @default 524288 */
   bodySizeLimit?: number;
   /** Seconds a client may take to send a request head. @default 10 */
@@ -231,6 +240,8 @@ export declare class RealtimeServer {
   readonly platform: Platform;
   readonly port: number;
   readonly address: string;
+  /** Where the WebSockets run, `engine` resolved: `'inline'` or `'threads'`. */
+  readonly engine: 'inline' | 'threads';
   /** `http://host:port`, with `localhost` for wildcard addresses. */
   readonly url: string;
   /** Open WebSockets (every runner's when worker threads share the server). */

@@ -6,6 +6,7 @@ export const DEFAULTS = Object.freeze({
   host: '0.0.0.0',
   port: 3000,
   workers: 0,
+  engine: 'auto',
   shutdownTimeout: 30,
   headerReadTimeout: 10,
   bodyReadTimeout: 10,
@@ -44,6 +45,13 @@ const TOP_KEYS = new Set([
   'staticFiles',
   'dev',
 ]);
+
+/** Where the sockets run: `auto` (inline on machines with at most 2 cores), `inline`, `threads`. */
+const ENGINES = ['auto', 'inline', 'threads'];
+function engineOf(value) {
+  if (!ENGINES.includes(value)) fail(`engine must be one of ${ENGINES.join(', ')}, got ${String(value)}`);
+  return value;
+}
 
 function fail(message) {
   throw new TypeError(`svelte-realtime: ${message}`);
@@ -134,6 +142,7 @@ export function normalizeOptions(options = {}) {
     host: String(pick('host')),
     port: number('port', pick('port'), { integer: true }),
     workers: number('workers', pick('workers'), { integer: true }),
+    engine: engineOf(pick('engine')),
     shutdownTimeout: number('shutdownTimeout', pick('shutdownTimeout')),
     bodySizeLimit: number('bodySizeLimit', pick('bodySizeLimit'), { infinity: true }),
     headerReadTimeout: number('headerReadTimeout', pick('headerReadTimeout'), { min: 0.001 }),
@@ -187,6 +196,7 @@ export function nativeOptions(opts, hooks) {
     host: opts.host,
     port: opts.port,
     workers: opts.workers,
+    engine: opts.engine,
     path: ws.path,
     maxPayloadLength: ws.maxPayloadLength,
     idleTimeout: ws.idleTimeout,

@@ -79,6 +79,8 @@ export class RealtimeServer {
     this.port = nativeServer.port;
     /** The address the server listens on. */
     this.address = nativeServer.address;
+    /** Where the WebSockets run: 'inline' (the JavaScript thread) or 'threads'. */
+    this.engine = nativeServer.engine;
   }
 
   /** `http://host:port`, with `localhost` for wildcard addresses. */

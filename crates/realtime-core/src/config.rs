@@ -89,10 +89,26 @@ pub struct ServerConfig {
     pub static_files: StaticConfig,
     /// Which hooks exist.
     pub hooks: HookSet,
+    /// Where the open WebSockets run. Default [`EngineMode::Threads`] (the Node binding
+    /// resolves its `auto`).
+    pub engine: EngineMode,
     /// Called on an I/O thread each time it runs out of work and parks. The Node binding
     /// hands the allocator's freed pages back to the OS here, so memory a flood took comes
     /// back once the flood is over. Default none.
     pub on_worker_idle: Option<fn()>,
+}
+
+/// Where a server's open WebSockets are read, decoded and written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineMode {
+    /// Engine threads of their own (`io_threads()` of them): socket work runs beside the
+    /// hook runner, on other cores.
+    Threads,
+    /// One engine driven by the hook runner's own thread, as uWebSockets.js runs its sockets
+    /// on the JavaScript thread: no thread hop, no wake, no event queue crossing for a
+    /// message, but socket work shares that thread's core (`RunningServer::take_inline_engine`
+    /// hands the engine to the runner, which must drive it).
+    Inline,
 }
 
 impl Default for ServerConfig {
@@ -123,6 +139,7 @@ impl Default for ServerConfig {
             inbound_queue_bytes: 64 * 1024 * 1024,
             static_files: StaticConfig::default(),
             hooks: HookSet::default(),
+            engine: EngineMode::Threads,
             on_worker_idle: None,
         }
     }

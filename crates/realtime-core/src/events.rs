@@ -243,6 +243,18 @@ impl EventQueue {
         self.waker.write().take();
     }
 
+    /// Holds wakes until [`end_deferred_wake`](Self::end_deferred_wake): the caller drains
+    /// this queue itself right after (an inline engine's turn on the runner's thread).
+    pub fn defer_wake(&self) {
+        self.wake_pending.store(true, Ordering::Release);
+    }
+
+    /// Ends [`defer_wake`](Self::defer_wake); true when events wait (the caller drains them).
+    pub fn end_deferred_wake(&self) -> bool {
+        self.wake_pending.store(false, Ordering::Release);
+        !self.rx.is_empty() || self.carry.lock().is_some()
+    }
+
     fn wake(&self) {
         if !self.wake_pending.swap(true, Ordering::AcqRel)
             && let Some(waker) = self.waker.read().as_ref()

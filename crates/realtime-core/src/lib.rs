@@ -26,7 +26,7 @@ pub mod rpc_call;
 pub mod server;
 pub mod ws;
 
-pub use config::{ConfigError, HookSet, ServerConfig};
+pub use config::{ConfigError, EngineMode, HookSet, ServerConfig};
 pub use events::{Event, EventQueue};
 pub use outbox::SendStatus;
 pub use server::{RunningServer, StartError};

@@ -16,6 +16,11 @@
 //! is the socket's `Arc<Conn>` (no allocation), which knows its engine and slab key. One
 //! `epoll_wait` per wake gives both the socket events and the cross-thread wakes.
 //!
+//! Inline mode ([`EngineMode::Inline`](crate::EngineMode::Inline)): the one engine has no
+//! thread; the hook runner's event loop watches its epoll set and drives it
+//! ([`InlineEngine`]), so a message is read, handed to JavaScript and answered on one
+//! thread, as uWebSockets.js does it.
+//!
 //! Fairness: sockets are polled in the order they became ready, each for a bounded amount of
 //! work (`driver`'s per-poll limits); a socket with more to do wakes itself and goes to the
 //! back of the list.
@@ -116,6 +121,8 @@ pub(crate) struct Engines {
     pub(crate) dropped: Arc<AtomicU64>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     next: AtomicUsize,
+    /// The loop of an inline engine, until the hook runner's thread takes it.
+    inline: Mutex<Option<InlineEngine>>,
 }
 
 impl Engines {
@@ -125,28 +132,27 @@ impl Engines {
         count: usize,
         runtime: &tokio::runtime::Handle,
         on_idle: Option<fn()>,
+        inline: bool,
     ) -> io::Result<Self> {
+        if inline {
+            let dropped = Arc::new(AtomicU64::new(0));
+            let (engine, engine_loop) = Self::engine(&dropped, on_idle)?;
+            return Ok(Self {
+                engines: vec![engine].into_boxed_slice(),
+                dropped,
+                threads: Mutex::new(Vec::new()),
+                next: AtomicUsize::new(0),
+                inline: Mutex::new(Some(InlineEngine {
+                    engine_loop,
+                    runtime: runtime.clone(),
+                })),
+            });
+        }
         let mut engines = Vec::with_capacity(count.max(1));
         let mut threads = Vec::with_capacity(count.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
         for i in 0..count.max(1) {
-            let poll = mio::Poll::new()?;
-            let engine = Arc::new(Engine {
-                waker: mio::Waker::new(poll.registry(), WAKE)?,
-                inbox: Mutex::new(Inbox::default()),
-                notified: AtomicBool::new(false),
-                stopping: AtomicBool::new(false),
-                dropped: Arc::clone(&dropped),
-            });
-            let mut engine_loop = Loop {
-                engine: Arc::clone(&engine),
-                poll,
-                events: mio::Events::with_capacity(EVENTS),
-                sockets: Slab::new(),
-                ready: Vec::new(),
-                adopted: Vec::new(),
-                on_idle,
-            };
+            let (engine, mut engine_loop) = Self::engine(&dropped, on_idle)?;
             let runtime = runtime.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("svelte-realtime-ws-{i}"))
@@ -162,7 +168,34 @@ impl Engines {
             dropped,
             threads: Mutex::new(threads),
             next: AtomicUsize::new(0),
+            inline: Mutex::new(None),
         })
+    }
+
+    fn engine(dropped: &Arc<AtomicU64>, on_idle: Option<fn()>) -> io::Result<(Arc<Engine>, Loop)> {
+        let poll = mio::Poll::new()?;
+        let engine = Arc::new(Engine {
+            waker: mio::Waker::new(poll.registry(), WAKE)?,
+            inbox: Mutex::new(Inbox::default()),
+            notified: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            dropped: Arc::clone(dropped),
+        });
+        let engine_loop = Loop {
+            engine: Arc::clone(&engine),
+            poll,
+            events: mio::Events::with_capacity(EVENTS),
+            sockets: Slab::new(),
+            ready: Vec::new(),
+            adopted: Vec::new(),
+            on_idle,
+        };
+        Ok((engine, engine_loop))
+    }
+
+    /// The inline engine's loop, for the hook runner's thread to drive (once).
+    pub(crate) fn take_inline(&self) -> Option<InlineEngine> {
+        self.inline.lock().take()
     }
 
     /// The engine the next socket goes to.
@@ -244,6 +277,70 @@ impl Engine {
     }
 }
 
+/// An engine driven by the hook runner's own thread (the JavaScript thread) instead of a
+/// thread of its own ([`EngineMode::Inline`](crate::EngineMode::Inline)). The runner's event
+/// loop watches [`fd`](Self::fd), the engine's epoll set, which becomes readable when a
+/// socket has events or another thread woke the engine; then the runner calls
+/// [`begin`](Self::begin), [`turn`](Self::turn) as often as it likes (handing JavaScript the
+/// events in between), and [`end`](Self::end). Dropping it drops its sockets; it belongs to
+/// the runner's thread from then on.
+pub struct InlineEngine {
+    engine_loop: Loop,
+    runtime: tokio::runtime::Handle,
+}
+
+impl InlineEngine {
+    /// The descriptor to watch for readability (the engine's epoll set).
+    #[cfg(unix)]
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.engine_loop.poll.as_raw_fd()
+    }
+
+    /// The runner is at work: wakes from here on (its own replies, its publishes) only put
+    /// keys on the ready list, without writing the wake descriptor.
+    pub fn begin(&self) {
+        self.engine_loop
+            .engine
+            .notified
+            .store(true, Ordering::Release);
+    }
+
+    /// One round of socket work without blocking: what epoll reports and what was woken,
+    /// each ready socket polled once (reads decoded into events, queues written). True when
+    /// work is left over (a socket used up its per-poll budget).
+    pub fn turn(&mut self) -> bool {
+        let _context = self.runtime.enter();
+        self.engine_loop.turn()
+    }
+
+    /// The runner goes back to its event loop: from here a wake writes the descriptor
+    /// again. True when work arrived in between (the caller asks for another round).
+    pub fn end(&mut self) -> bool {
+        self.engine_loop
+            .engine
+            .notified
+            .store(false, Ordering::Release);
+        let _context = self.runtime.enter();
+        self.engine_loop.take_inbox();
+        !self.engine_loop.ready.is_empty()
+    }
+
+    /// Asks for another round through the watched descriptor, after the runner's other
+    /// callbacks (timers, I/O) had their turn.
+    pub fn wake_later(&self) {
+        let _ = self.engine_loop.engine.waker.wake();
+    }
+
+    /// The engine ran out of work: the same `on_idle` an engine thread calls before it
+    /// sleeps (the binding returns freed allocator pages from it).
+    pub fn idle(&self) {
+        if let Some(on_idle) = self.engine_loop.on_idle {
+            on_idle();
+        }
+    }
+}
+
 /// One socket in the slab: its state machine.
 struct Entry {
     run: Run,
@@ -317,6 +414,36 @@ impl Loop {
             self.take_inbox();
         }
         self.sockets.clear();
+    }
+
+    /// One round without blocking: socket events and wakes so far, every ready socket
+    /// polled. Returns true when work is left (a socket that used its budget).
+    fn turn(&mut self) -> bool {
+        match self.poll.poll(&mut self.events, Some(Duration::ZERO)) {
+            Ok(()) => {}
+            Err(_) => return false,
+        }
+        for event in self.events.iter() {
+            let token = event.token();
+            if token == WAKE {
+                continue;
+            }
+            let failed = event.is_error();
+            let readable = failed || event.is_readable() || event.is_read_closed();
+            let writable = failed || event.is_writable() || event.is_write_closed();
+            if let Some(entry) = self.sockets.get_mut(token.0) {
+                entry.run.socket().set_ready(readable, writable);
+                self.ready.push(token.0 as u32);
+            }
+        }
+        self.take_inbox();
+        let mut ready = std::mem::take(&mut self.ready);
+        for key in ready.drain(..) {
+            self.poll_socket(key as usize);
+        }
+        self.ready = ready;
+        self.take_inbox();
+        !self.ready.is_empty()
     }
 
     fn take_inbox(&mut self) {

@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use connection::{BACKPRESSURE_CLOSE_CODE, Conn};
-pub use engine::{hold_wakes, release_wakes};
+pub use engine::{InlineEngine, hold_wakes, release_wakes};
 pub use handler::{ChunkStatus, HttpHead, HttpResponse, RESPONSE_CHUNKS};
 pub use notify_link::{NotifyParse, parse_json as parse_notification};
 pub use static_files::{StaticConfig, StaticDir};
@@ -323,8 +323,13 @@ impl RunningServer {
             .map_err(StartError::Runtime)?;
         let statics =
             static_files::Index::build(&config.static_files).map_err(StartError::Static)?;
-        let engines = engine::Engines::start(threads, runtime.handle(), config.on_worker_idle)
-            .map_err(StartError::Runtime)?;
+        let engines = engine::Engines::start(
+            threads,
+            runtime.handle(),
+            config.on_worker_idle,
+            config.engine == crate::config::EngineMode::Inline,
+        )
+        .map_err(StartError::Runtime)?;
         let shared = Arc::new(Shared::new(config, events, statics, engines));
         let listener = {
             let _context = runtime.enter();
@@ -756,6 +761,14 @@ impl RunningServer {
                     .sum::<usize>(),
             dropped_messages: self.shared.dropped.load(Ordering::Relaxed),
         }
+    }
+}
+
+impl RunningServer {
+    /// The inline engine ([`EngineMode::Inline`](crate::EngineMode::Inline)), once: the hook
+    /// runner's thread must drive it, or no socket is served.
+    pub fn take_inline_engine(&self) -> Option<InlineEngine> {
+        self.shared.engines.take_inline()
     }
 }
 
