@@ -6,6 +6,7 @@ const server = await serve({
   host: '127.0.0.1',
   port: Number(process.env.PORT ?? 9001),
   signals: true,
+  engine: process.env.ENGINE ?? 'auto', // autobahn.sh runs the cases on each engine
   websocket: {
     maxPayloadLength: 64 * 1024 * 1024,
     maxBackpressure: 256 * 1024 * 1024,
