@@ -13,6 +13,7 @@ const server = await serve({
   signals: false,
   hooks,
   workers: Number(process.env.IO_WORKERS ?? 0),
+  engine: process.env.ENGINE ?? 'auto', // inline on 2 cores; ENGINE=threads for engine threads
   jsWorkers: { count: Number(process.env.JS_WORKERS ?? 1), module: new URL('./native-rpc-worker.js', import.meta.url) },
 });
 commandLoop({
