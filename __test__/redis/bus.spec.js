@@ -118,7 +118,11 @@ describe('Redis bus across instances', () => {
     const sb = await subscriber(b, 'local', 'sb');
     await a.publish('local', 'created', { id: 'kept' }, false);
     await a.publish('local', 'created', { id: 'relayed' });
-    await waitFor(() => created(sb, 'local').length === 1);
+    // No order between the two sockets: the local delivery to `sa` and the relayed one to
+    // `sb` race (on a loaded machine either may land first). Wait for both, then a while
+    // longer: a relay of 'kept' would have reached `sb` by then.
+    await waitFor(() => created(sb, 'local').length === 1 && created(sa, 'local').length === 2);
+    await new Promise((r) => setTimeout(r, 200));
     expect(created(sb, 'local').map((e) => e.data.id)).toEqual(['relayed']);
     expect(created(sa, 'local').map((e) => e.data.id)).toEqual(['kept', 'relayed']);
   });
