@@ -168,14 +168,25 @@ impl Conn {
         self.push_with(frame, false)
     }
 
+    /// A run of `count` publishes to one topic (`coalesce`), queued as one buffer.
+    pub(crate) fn push_run(&self, frames: Bytes, count: u32) -> SendStatus {
+        self.push_counted(frames, true, count)
+    }
+
     fn push_with(&self, frame: Bytes, wake: bool) -> SendStatus {
+        // This thread's pending run of publishes goes first (socket FIFO).
+        super::coalesce::flush();
+        self.push_counted(frame, wake, 1)
+    }
+
+    fn push_counted(&self, frame: Bytes, wake: bool, count: u32) -> SendStatus {
         let pushed = if wake {
             self.outbox.push(frame)
         } else {
             self.outbox.push_corked(frame)
         };
         if pushed == Pushed::OverLimit {
-            self.engine.count_dropped();
+            self.engine.count_dropped(count);
             if self.close_on_backpressure {
                 // The peer is not reading, so a close frame would wait behind the backlog:
                 // drop the socket now and report 1008 to the `close` hook.
@@ -188,6 +199,7 @@ impl Conn {
     /// Starts a close handshake with `code`. Returns false if one was already started.
     /// The reason is cut to the 123 bytes a close frame can carry.
     pub(crate) fn start_close(&self, code: u16, reason: &str, discard_pending: bool) -> bool {
+        super::coalesce::flush(); // publishes made before the close go before it
         let reason = close_reason(reason);
         // Lock order: `topics` before the outbox (as before any hub shard).
         let mut state = self.topics.lock();
@@ -265,6 +277,8 @@ impl Conn {
     }
 
     pub(crate) fn subscribe(self: &Arc<Self>, shared: &Shared, topic: &str) -> bool {
+        // A subscriber gets what is published after it joined, not the pending run before.
+        super::coalesce::flush();
         let mut topics = self.topics.lock();
         if topics.closed {
             return false;
@@ -287,6 +301,7 @@ impl Conn {
 
     /// Server-side unsubscribe: also withdraws the grant, so the client cannot re-subscribe.
     pub(crate) fn unsubscribe(&self, shared: &Shared, topic: &str, revoke: bool) -> bool {
+        super::coalesce::flush(); // what was published while subscribed still arrives
         let mut topics = self.topics.lock();
         let Some(sets) = topics.sets.as_mut() else {
             return false;
@@ -321,6 +336,7 @@ impl Conn {
 
     /// Marks the connection closed and removes it from every topic.
     fn leave_all_topics(&self, shared: &Shared) {
+        super::coalesce::flush();
         let mut topics = self.topics.lock();
         topics.closed = true;
         let left: Vec<Arc<str>> = topics

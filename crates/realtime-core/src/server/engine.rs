@@ -86,6 +86,8 @@ pub fn hold_wakes() {
 /// Wakes what [`hold_wakes`] held: each engine its keys, one inbox lock and at most one
 /// eventfd write each.
 pub fn release_wakes() {
+    // The turn's last run of publishes is queued (and its wakes gathered) first.
+    super::coalesce::flush();
     let Some(gathered) = GATHERED.with_borrow_mut(Option::take) else {
         return;
     };
@@ -93,6 +95,12 @@ pub fn release_wakes() {
         engine.inbox.lock().ready.append(&mut keys);
         engine.notify();
     }
+}
+
+/// Whether this thread gathers its socket wakes now (a held JavaScript turn, or inside
+/// [`gathering_wakes`]): what it queues is woken for when the gathering ends.
+pub(crate) fn holding_wakes() -> bool {
+    GATHERED.with_borrow(Option::is_some)
 }
 
 /// Socket events taken per `epoll_wait`.
@@ -240,9 +248,9 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
-    /// A socket of this server refused a message for backpressure.
-    pub(crate) fn count_dropped(&self) {
-        self.dropped.fetch_add(1, Ordering::Relaxed);
+    /// A socket of this server refused `count` messages for backpressure.
+    pub(crate) fn count_dropped(&self, count: u32) {
+        self.dropped.fetch_add(u64::from(count), Ordering::Relaxed);
     }
 
     /// Hands a socket to this engine, which registers and runs it.

@@ -8,6 +8,7 @@
 //! locks, never block on I/O. Shutdown follows a fixed order (`shutdown`).
 
 mod bus_link;
+mod coalesce;
 mod connection;
 mod driver;
 mod engine;
@@ -208,7 +209,12 @@ impl Shared {
 
     /// Delivers an envelope to this process's subscribers of `topic` (merging it into a
     /// tracked channel's state first); returns how many were reached.
-    pub(crate) fn publish_local(&self, topic: &str, event: &str, data_json: Option<&str>) -> usize {
+    pub(crate) fn publish_local(
+        self: &Arc<Self>,
+        topic: &str,
+        event: &str,
+        data_json: Option<&str>,
+    ) -> usize {
         if self.bus.get().is_some() {
             // With a bus, sequences come from Redis (`deliver`); a publish that is not
             // relayed (NOTIFY) goes out without one.
@@ -229,12 +235,24 @@ impl Shared {
             return 0;
         }
         let frame = envelope::framed(topic, event, data_json);
-        self.push_to_subscribers(topic, &frame)
+        self.publish_frame(topic, &frame)
+    }
+
+    /// Queues a publish's `frame` for the subscribers of `topic`: as part of this thread's
+    /// run of publishes (`coalesce`) inside a held turn, else now. Returns how many
+    /// subscribers there are.
+    pub(crate) fn publish_frame(self: &Arc<Self>, topic: &str, frame: &Bytes) -> usize {
+        if coalesce::publish(self, topic, frame) {
+            return self.hub.subscriber_count(topic);
+        }
+        self.push_to_subscribers(topic, frame)
     }
 
     /// Queues `frame` (the same bytes) for every subscriber of `topic`, waking each engine
     /// once; returns how many subscribers there were.
     pub(crate) fn push_to_subscribers(&self, topic: &str, frame: &Bytes) -> usize {
+        // This thread's pending run first, and outside the hub's lock taken below.
+        coalesce::flush();
         engine::gathering_wakes(|| {
             self.hub.for_each_subscriber(topic, |conn| {
                 conn.push(frame.clone());
@@ -244,7 +262,7 @@ impl Shared {
 
     /// Delivers one publish to the local subscribers, with `seq` in the envelope if given.
     pub(crate) fn deliver(
-        &self,
+        self: &Arc<Self>,
         topic: &str,
         event: &str,
         data_json: Option<&str>,
@@ -255,7 +273,11 @@ impl Shared {
             return 0;
         }
         let frame = envelope::framed_seq(topic, event, data_json, seq);
-        self.push_to_subscribers(topic, &frame)
+        if seq.is_some() {
+            // In sequence order across threads: not held back in a run.
+            return self.push_to_subscribers(topic, &frame);
+        }
+        self.publish_frame(topic, &frame)
     }
 
     pub(crate) fn log(&self, level: u16, message: impl Into<String>) {
@@ -607,7 +629,7 @@ impl RunningServer {
     /// Publishes a frame built by `ws::encode` to every subscriber of `topic`: the same
     /// bytes are queued for all of them.
     pub fn publish_frame(&self, topic: &str, frame: Bytes) -> usize {
-        self.shared.push_to_subscribers(topic, &frame)
+        self.shared.publish_frame(topic, &frame)
     }
 
     /// Server-side subscribe; grants the topic to the client as well.
