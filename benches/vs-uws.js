@@ -25,7 +25,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TICKS_PER_SECOND, buildLoadgen, child, cpuTicks, median } from './lib/proc.js';
+import { TICKS_PER_SECOND, buildLoadgen, child, cpuSeconds, cpuTicks, median } from './lib/proc.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -41,7 +41,6 @@ const kinds = flag('--noise')
     : ['native-rpc', 'uws'];
 const label = (kind, i) =>
   flag('--noise') ? `native ${i === 0 ? 'A' : 'B'}` : kind === 'uws' ? 'uWS' : i === 1 && base ? 'base' : 'native';
-const TICK = TICKS_PER_SECOND; // USER_HZ: /proc/<pid>/stat counts CPU in 1/100 s on Linux
 
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 
@@ -90,12 +89,12 @@ async function rpcRound(loadgen, kind) {
   await gen.line((l) => l === 'READY');
   gen.stdin.write('go\n');
   await gen.line((l) => l === 'MEASURE');
-  const cpu0 = cpuTicks(server.pid);
-  const gen0 = cpuTicks(gen.pid);
+  const cpu0 = cpuSeconds(server.pid);
+  const gen0 = cpuTicks(gen.pid); // ticks: its threads may end before the last read
   const perf = perfStat(server.pid, MEASURE_SECONDS - 0.5);
   const result = JSON.parse(await gen.line((l) => l.startsWith('{')));
-  const cpu = (cpuTicks(server.pid) - cpu0) / TICK;
-  const genCpu = (cpuTicks(gen.pid) - gen0) / TICK;
+  const cpu = cpuSeconds(server.pid) - cpu0;
+  const genCpu = (cpuTicks(gen.pid) - gen0) / TICKS_PER_SECOND;
   const counts = await perf;
   await gen.exited;
   await stopServer(server);
@@ -125,12 +124,12 @@ async function fanoutRound(loadgen, kind) {
   const { server, url } = await startServer(kind);
   const gen = child(loadgen, ['fanout', url, '1000', '1000', 'bench']);
   await gen.line((l) => l === 'READY');
-  const cpu0 = cpuTicks(server.pid);
-  const gen0 = cpuTicks(gen.pid);
+  const cpu0 = cpuSeconds(server.pid);
+  const gen0 = cpuTicks(gen.pid); // ticks: its threads may end before the last read
   server.stdin.write('publish 1000 100\n');
   const result = JSON.parse(await gen.line((l) => l.startsWith('{')));
-  const cpu = (cpuTicks(server.pid) - cpu0) / TICK;
-  const genCpu = (cpuTicks(gen.pid) - gen0) / TICK;
+  const cpu = cpuSeconds(server.pid) - cpu0;
+  const genCpu = (cpuTicks(gen.pid) - gen0) / TICKS_PER_SECOND;
   await gen.exited;
   await stopServer(server);
   return {
