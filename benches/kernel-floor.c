@@ -9,8 +9,17 @@
 // This is a best case (one socket, caches hot, no event loop): a server fanning out to a
 // thousand sockets pays at least this per delivery in the kernel (benches/README.md).
 //
+// `fanout` mode is the shape of the vs-uws fan-out scenario with nothing but the kernel in
+// it: SOCKETS loopback connections, EVENTS frames each, PER_TURN frames per socket per write
+// (the engine's publish run of one JS turn), one epoll reader thread draining every receiver
+// with 64 KiB reads (the cheapest possible load generator). Prints the writer's and the
+// reader's CPU per delivery.
+//
 //   gcc -O2 -pthread benches/kernel-floor.c -o /tmp/kernel-floor && /tmp/kernel-floor
 //   /tmp/kernel-floor <batch=100> <frame=165> <batches=20000>
+//   /tmp/kernel-floor fanout <sockets=1000> <events=1000> <per_turn=100> <frame=165> <rounds=5>
+//
+// benches/vs-uws.js runs the fanout mode once per round beside the two servers.
 
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -20,6 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -103,7 +115,84 @@ static double run(int flat, int batch, int frame_size, long batches) {
   return cpu / ((double)batches * batch) * 1e6;
 }
 
+struct fanout_reader {
+  int epoll, sockets;
+  long long expected, received;
+  double cpu;
+};
+
+static void *fanout_drain(void *arg) {
+  struct fanout_reader *r = arg;
+  static char buf[1 << 16];
+  struct epoll_event events[256];
+  double start = thread_cpu();
+  while (r->received < r->expected) {
+    int n = epoll_wait(r->epoll, events, 256, 1000);
+    for (int i = 0; i < n; i++) {
+      ssize_t got;
+      while ((got = read(events[i].data.fd, buf, sizeof buf)) > 0) r->received += got;
+    }
+  }
+  r->cpu = thread_cpu() - start;
+  return NULL;
+}
+
+static int fanout(int sockets, int events, int per_turn, int frame_size) {
+  int *senders = malloc(sizeof(int) * sockets), *receivers = malloc(sizeof(int) * sockets);
+  struct fanout_reader r = {.epoll = epoll_create1(0), .sockets = sockets};
+  for (int i = 0; i < sockets; i++) {
+    int receiver;
+    if (pair(&senders[i], &receiver)) {
+      perror("loopback pair (raise ulimit -n?)");
+      return 1;
+    }
+    int flags = 1;
+    if (ioctl(receiver, FIONBIO, &flags)) return perror("FIONBIO"), 1;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.fd = receiver};
+    epoll_ctl(r.epoll, EPOLL_CTL_ADD, receiver, &ev);
+    receivers[i] = receiver;
+  }
+  size_t run = (size_t)per_turn * frame_size;
+  char *buffer = malloc(run);
+  memset(buffer, 'x', run);
+  r.expected = (long long)sockets * events * frame_size;
+  pthread_t reader;
+  pthread_create(&reader, NULL, fanout_drain, &r);
+  double start = thread_cpu();
+  for (int sent = 0; sent < events; sent += per_turn) {
+    for (int i = 0; i < sockets; i++) {
+      for (size_t done = 0; done < run;) { // blocking sockets: waits while the receiver drains
+        ssize_t n = write(senders[i], buffer + done, run - done);
+        if (n < 0) return perror("write"), 1;
+        done += (size_t)n;
+      }
+    }
+  }
+  double writer = thread_cpu() - start;
+  pthread_join(reader, NULL);
+  double deliveries = (double)sockets * events;
+  printf("  writer %.3f us, reader %.3f us per delivery\n", writer / deliveries * 1e6, r.cpu / deliveries * 1e6);
+  for (int i = 0; i < sockets; i++) close(senders[i]), close(receivers[i]);
+  close(r.epoll);
+  free(senders);
+  free(receivers);
+  free(buffer);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "fanout")) {
+    int sockets = argc > 2 ? atoi(argv[2]) : 1000, events = argc > 3 ? atoi(argv[3]) : 1000;
+    int per_turn = argc > 4 ? atoi(argv[4]) : 100, frame = argc > 5 ? atoi(argv[5]) : 165;
+    int rounds = argc > 6 ? atoi(argv[6]) : 5;
+    struct rlimit lim = {.rlim_cur = 65536, .rlim_max = 65536};
+    setrlimit(RLIMIT_NOFILE, &lim);
+    printf("loopback TCP fan-out, %d sockets x %d frames of %d B, %d frames per write:\n", sockets, events,
+           frame, per_turn);
+    for (int round = 0; round < rounds; round++)
+      if (fanout(sockets, events, per_turn, frame)) return 1;
+    return 0;
+  }
   int batch = argc > 1 ? atoi(argv[1]) : 100;
   int frame = argc > 2 ? atoi(argv[2]) : 165;
   long batches = argc > 3 ? atol(argv[3]) : 20000;

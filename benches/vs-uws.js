@@ -15,14 +15,15 @@
 //           and context switches per reply (perf stat tracepoints, when perf works).
 //   fanout  1000 subscribers × 1000 events × 100 B: deliveries/s, CPU per delivery (the
 //           server's, and the load generator's, which bounds any server on a shared machine);
-//           nothing may be lost.
+//           nothing may be lost. Each round also runs benches/kernel-floor.c's fanout mode
+//           (built with cc): the kernel's own CPU for the same writes, no server around them.
 //   memory  5000 idle WebSockets: server RSS growth per connection, from a baseline taken after
 //           200 sockets were opened and closed (and, `_cold`, from the fresh server).
 // --noise runs native against native, to show what the machine's noise alone gives.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TICKS_PER_SECOND, buildLoadgen, child, cpuSeconds, cpuTicks, median } from './lib/proc.js';
@@ -142,6 +143,22 @@ async function fanoutRound(loadgen, kind) {
   };
 }
 
+// The kernel's own cost of the fan-out's writes (benches/kernel-floor.c, built with the
+// machine's cc): the same sockets, frames and 100 frames per write, no server around them.
+// Run once per fan-out round, so the floor is measured under the same conditions.
+const floorBinary = (() => {
+  if (!only.includes('fanout')) return null;
+  const out = join(tmpdir(), `kernel-floor-${process.pid}`);
+  const cc = spawnSync('cc', ['-O2', '-pthread', join(here, 'kernel-floor.c'), '-o', out], { stdio: 'inherit' });
+  return cc.status === 0 ? out : null;
+})();
+
+function floorRound() {
+  const run = spawnSync(floorBinary, ['fanout', '1000', '1000', '100', '165', '1'], { encoding: 'utf8' });
+  const m = /writer ([\d.]+) us, reader ([\d.]+) us/.exec(run.stdout ?? '');
+  return m ? { writer_us_per_delivery: Number(m[1]), reader_us_per_delivery: Number(m[2]) } : null;
+}
+
 /** Connects `clients` idle sockets; resolves with the load generator once they are open. */
 async function openIdle(loadgen, url, clients) {
   const gen = child(loadgen, ['idle', url, String(clients)]);
@@ -178,7 +195,11 @@ const SCENARIOS = {
 
 const loadgen = buildLoadgen();
 const results = {};
-console.log(`# vs uWebSockets.js: ${rounds} ABBA rounds, ${cpus().length} cores, node ${process.version}${perfWorks ? '' : ', no perf'}`);
+const floor = [];
+// Ratios move with the machine (its kernel's cost per syscall weighs on both servers alike):
+// the CPU model and kernel go with every result.
+const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', kernel: release() };
+console.log(`# vs uWebSockets.js: ${rounds} ABBA rounds, ${machine.cores} cores (${machine.cpu}, Linux ${machine.kernel}), node ${process.version}${perfWorks ? '' : ', no perf'}`);
 for (const name of only) {
   const scenario = SCENARIOS[name];
   results[name] = kinds.map(() => []);
@@ -188,6 +209,11 @@ for (const name of only) {
       const r = await scenario.run(loadgen, kinds[i]);
       results[name][i].push(r);
       console.error(`  ${name} · ${label(kinds[i], i)} · round ${round + 1}: ${JSON.stringify(r, (k, v) => (typeof v === 'number' ? Number(v.toPrecision(4)) : v))}`);
+    }
+    if (name === 'fanout' && floorBinary) {
+      const f = floorRound();
+      if (f) floor.push(f);
+      console.error(`  fanout · kernel floor · round ${round + 1}: ${JSON.stringify(f)}`);
     }
   }
 }
@@ -205,8 +231,17 @@ for (const name of only) {
     const ratio = ma !== null && mb ? `${(ma / mb).toFixed(2)}×` : 'n/a';
     console.log(`| ${metric} | ${fmt(ma)} | ${fmt(mb)} | ${ratio} |`);
   }
+  if (name === 'fanout' && floor.length) {
+    const writer = median(floor.map((f) => f.writer_us_per_delivery));
+    const reader = median(floor.map((f) => f.reader_us_per_delivery));
+    const cpu = [0, 1].map((i) => median(results[name][i].map((r) => r.cpu_us_per_delivery)));
+    console.log(`\nkernel floor (kernel-floor.c fanout, same shape, median of ${floor.length}): writer ${writer.toFixed(3)} µs, ` +
+      `reader ${reader.toFixed(3)} µs per delivery; CPU per delivery / floor: ${a} ${(cpu[0] / writer).toFixed(2)}×, ` +
+      `${b} ${(cpu[1] / writer).toFixed(2)}×; floor / ${b}: ${(writer / cpu[1]).toFixed(2)}×`);
+  }
 }
 mkdirSync(join(here, 'results'), { recursive: true });
 const file = join(here, 'results', `vs-uws-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify({ rounds, kinds, node: process.version, cores: cpus().length, results }, null, 2));
+writeFileSync(file, JSON.stringify({ rounds, kinds, node: process.version, cores: machine.cores, machine, results, floor }, null, 2));
+if (floorBinary) rmSync(floorBinary, { force: true });
 console.log(`\nraw rounds: ${file}`);

@@ -17,6 +17,8 @@
 //!   p90, p99, p99.9, max). The bench samples the server's CPU between MEASURE and the JSON line.
 //! ```
 //! Timing starts at the first message received (fanout) or the first send (echo).
+//! `LOADGEN_THREADS` sets the runtime's worker threads; `LOADGEN_READ_BUFFER` each client's
+//! read buffer in bytes (default 16 KiB, see `client_config`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +42,18 @@ fn arg<T: std::str::FromStr>(args: &[String], i: usize) -> T {
         .unwrap_or_else(|| usage())
 }
 
+/// tungstenite zero-fills its read buffer's free capacity before every read, 128 KiB by
+/// default: under fan-out that memset was 12% of the load generator's CPU, which shares the
+/// cores with the server it measures. 16 KiB (one 100-event publish run per read) took the
+/// load generator from 0.35 to 0.22 µs per delivery (benches/README.md).
+fn client_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    let size = std::env::var("LOADGEN_READ_BUFFER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16 * 1024);
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(size)
+}
+
 async fn connect_all(
     url: &str,
     clients: usize,
@@ -49,9 +63,10 @@ async fn connect_all(
     for chunk in 0..clients.div_ceil(100) {
         let n = (clients - chunk * 100).min(100);
         let batch = futures_util::future::join_all((0..n).map(|_| async {
-            let (ws, _) = tokio_tungstenite::connect_async(url)
-                .await
-                .expect("connect");
+            let (ws, _) =
+                tokio_tungstenite::connect_async_with_config(url, Some(client_config()), false)
+                    .await
+                    .expect("connect");
             ws
         }))
         .await;
