@@ -99,6 +99,70 @@ describe('fast paths', () => {
   });
 });
 
+describe('plain-call replies written around the value\'s JSON', () => {
+  // The batched path writes `{"ok":true,"data":` and `}` as bytes around JSON.stringify of the
+  // value; every reply must be byte for byte what JSON.stringify of the whole payload gives.
+  const big = 2n ** 70n;
+  const values = {
+    undefined: () => undefined,
+    fn: () => () => 1,
+    nullish: () => null,
+    text: () => 'é "q" \\ \u2028 \ud83d\ude00 \u0001',
+    lone: () => '\ud800',
+    number: () => -0,
+    nan: () => NaN,
+    array: () => [undefined, () => 1, 1],
+    object: () => ({ a: undefined, b: { c: [1, 'two'] } }),
+    date: () => new Date(0),
+    keyed: () => ({ toJSON: (key) => `key:${key}` }),
+    async: async () => ({ later: true }),
+  };
+  const expected = (id, payload) => `{"topic":"__rpc","event":"${id}","data":${JSON.stringify(payload)}}`;
+
+  it('is byte for byte the JSON of { ok: true, data }, for every kind of value', async () => {
+    const registry = new Registry();
+    registry.registerModule('v', Object.fromEntries(Object.entries(values).map(([k, f]) => [k, live(() => f())])));
+    server = await start({ hooks: { message: createMessage({ registry }) } });
+    const client = await connect(server.wsUrl);
+    const names = Object.keys(values);
+    for (const name of names) client.send(JSON.stringify({ rpc: `v/${name}`, id: name, args: [] }));
+    await waitFor(() => client.received.length >= names.length);
+    const byId = Object.fromEntries(client.received.map((text) => [JSON.parse(text).event, text]));
+    for (const name of names) {
+      const data = await values[name]();
+      expect(byId[name], name).toBe(expected(name, { ok: true, data }));
+    }
+    // Checked above through JSON.stringify of the whole payload: no `data` key for undefined,
+    // and toJSON called with the key "data".
+    expect(JSON.parse(byId.undefined).data).toEqual({ ok: true });
+    expect(JSON.parse(byId.keyed).data.data).toBe('key:data');
+  });
+
+  it('a value JSON cannot carry is answered INTERNAL_ERROR, and the socket stays usable', async () => {
+    const registry = new Registry();
+    const cycle = {};
+    cycle.self = cycle;
+    registry.registerModule('v', { big: live(() => big), cycle: live(() => cycle), echo: live((ctx, x) => x) });
+    server = await start({ hooks: { message: createMessage({ registry }) } });
+    const client = await connect(server.wsUrl);
+    const errors = [];
+    const original = console.error;
+    console.error = (...args) => errors.push(args.join(' '));
+    try {
+      for (const id of ['big', 'cycle']) client.send(JSON.stringify({ rpc: `v/${id}`, id, args: [] }));
+      client.send(JSON.stringify({ rpc: 'v/echo', id: 'after', args: [7] }));
+      const replies = await frames(client, 3);
+      const byId = Object.fromEntries(replies.map((r) => [r.event, r.data]));
+      expect(byId.big).toMatchObject({ ok: false, code: 'INTERNAL_ERROR' });
+      expect(byId.cycle).toMatchObject({ ok: false, code: 'INTERNAL_ERROR' });
+      expect(byId.after).toEqual({ ok: true, data: 7 });
+      expect(errors.some((e) => e.includes('v/big'))).toBe(true);
+    } finally {
+      console.error = original;
+    }
+  });
+});
+
 describe('wakes held for a turn', () => {
   it('a burst published from a timer goes out whole and in order, with a direct send after it', async () => {
     const sockets = [];

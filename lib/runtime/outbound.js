@@ -27,6 +27,9 @@ const allocate = (size) => Buffer.allocUnsafeSlow(size);
 
 /** `,"data":` */
 const DATA_KEY = Buffer.from(',"data":');
+/** A plain call's reply around the JSON of its value: `{"ok":true,"data":` ... `}`. */
+const OK_HEAD = Buffer.from('{"ok":true,"data":');
+const OK_EMPTY = Buffer.from('{"ok":true}');
 /** Envelope heads `{"topic":"<topic>","event":` kept per topic (replies use one or two). */
 const MAX_HEADS = 64;
 
@@ -111,19 +114,29 @@ export function createOutbound(getNative) {
   return {
     /**
      * Queues `{"topic":topic,"event":event,"data":<json>}` for connection `id`, written in
-     * place piece by piece (no envelope string is built).
+     * place piece by piece (no envelope string is built). With `ok`, the data is a plain
+     * call's `{"ok":true,"data":<json>}` (`json` null: `{"ok":true}`).
      */
-    send(id, topic, event, json) {
+    send(id, topic, event, json, ok = false) {
       const head = headOf(topic);
       // UTF-8 takes at most 3 bytes per UTF-16 unit; an escaped name at most 6 per unit.
-      const worst = used + RECORD_HEADER + head.length + event.length * 6 + 2 + DATA_KEY.length + json.length * 3 + 1;
+      const data = json === null ? 0 : json.length * 3;
+      const worst = used + RECORD_HEADER + head.length + event.length * 6 + 2 + DATA_KEY.length + OK_HEAD.length + data + 2;
       if (worst > buffer.length) grow(worst);
       const start = used + RECORD_HEADER;
       let at = put(buffer, head, start);
       const named = writePlainName(buffer, event, at);
       at = named === -1 ? at + buffer.utf8Write(JSON.stringify(event), at) : named;
       at = put(buffer, DATA_KEY, at);
-      at += buffer.utf8Write(json, at);
+      if (!ok) {
+        at += buffer.utf8Write(json, at);
+      } else if (json === null) {
+        at = put(buffer, OK_EMPTY, at);
+      } else {
+        at = put(buffer, OK_HEAD, at);
+        at += buffer.utf8Write(json, at);
+        buffer[at++] = 0x7d;
+      }
       buffer[at++] = 0x7d;
       view.setFloat64(used, id, true);
       view.setUint32(used + 8, at - start, true);

@@ -115,11 +115,17 @@ export function createPlatform(getNative, connections, outbound, isShared = () =
    * not known yet; refused frames are still counted by `stats().droppedMessages`).
    */
   Object.defineProperty(platform, NATIVE_SERVER, { value: getNative });
-  platform.send[BATCHED] = (ws, topic, event, data) => {
+  // `okData`, when given: `data` is `{ ok: true, data: <value> }` and this is the value's JSON
+  // (`null`: no `data` key), so the wrapper is written as bytes (see rpc.js `dataJson`).
+  platform.send[BATCHED] = (ws, topic, event, data, okData) => {
     const handle = ws?.[internals];
     if (!handle) return platform.send(ws, topic, event, data);
     if (!handle[isOpen]()) return DROPPED;
-    outbound.send(handle[socketId], topic, event, toJson(data, 'platform.send', topic, event));
+    if (okData === undefined) {
+      outbound.send(handle[socketId], topic, event, toJson(data, 'platform.send', topic, event));
+    } else {
+      outbound.send(handle[socketId], topic, event, okData, true);
+    }
     return SUCCESS;
   };
   return platform;

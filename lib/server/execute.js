@@ -88,7 +88,19 @@ async function notFound(env, path, req) {
   }
 }
 
-const ok = (data) => ({ ok: true, data });
+/**
+ * A plain call's successful payload, `{ ok: true, data }`, from `start`. A class of its own
+ * so the reply path can tell it from the other `ok: true` payloads (streams add keys) and
+ * write the wrapper as bytes around `JSON.stringify(data)`; its JSON is the same.
+ */
+export class OkPayload {
+  constructor(data) {
+    this.ok = true;
+    this.data = data;
+  }
+}
+
+const ok = (data) => new OkPayload(data);
 
 /**
  * `execute`, without a promise when nothing on the way is asynchronous: a plain call of a
@@ -125,7 +137,7 @@ export function start(env, req) {
   if (data !== null && (typeof data === 'object' || typeof data === 'function') && typeof data.then === 'function') {
     return Promise.resolve(data).then(ok, (error) => failure(error, req.path, ctx, env.options));
   }
-  return { ok: true, data };
+  return new OkPayload(data);
 }
 
 /** True for what `start` returns when the payload is not known yet. */

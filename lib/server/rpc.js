@@ -7,7 +7,7 @@
 // adapter's shape, not only the native runtime's.
 
 import { CODES } from './errors.js';
-import { errorPayload, execute, isPending, start } from './execute.js';
+import { OkPayload, errorPayload, execute, isPending, start } from './execute.js';
 import { settleStream } from './stream.js';
 import { defaultRegistry } from './registry.js';
 import { captureCronPlatform } from './cron.js';
@@ -70,10 +70,25 @@ function unserializable(data) {
 /** The runtime's batched `send` (one napi call per turn), when the platform passes it on. */
 const BATCHED = Symbol.for('svelte-realtime.batchedSend');
 
+/**
+ * For the batched send, the JSON of a plain call's `data` alone: the runtime writes the
+ * `{"ok":true,"data":...}` wrapper around it as bytes (one `JSON.stringify` of the value
+ * instead of one of the wrapper object: 0.6x the time for a short string). Undefined for
+ * any other payload, and for data with a `toJSON` (it would be called with the key "" here
+ * and "data" inside the wrapper).
+ */
+function dataJson(payload) {
+  if (!(payload instanceof OkPayload)) return undefined;
+  const data = payload.data;
+  if (data !== null && typeof data === 'object' && typeof data.toJSON === 'function') return undefined;
+  // `undefined` (a function, a symbol): the wrapper has no `data` key, as JSON.stringify gives.
+  return JSON.stringify(data) ?? null;
+}
+
 function sendEnvelope(env, event, payload) {
   const batched = env.platform.send[BATCHED];
   const status = batched
-    ? batched(env.ws, RPC_TOPIC, event, payload)
+    ? batched(env.ws, RPC_TOPIC, event, payload, dataJson(payload))
     : env.platform.send(env.ws, RPC_TOPIC, event, payload);
   if (status === DROPPED && env.ws.getBufferedAmount?.() > 0) {
     console.warn(`[svelte-realtime] response ${event} dropped: the socket is over maxBackpressure`);
