@@ -106,7 +106,7 @@ pub(crate) fn holding_wakes() -> bool {
 /// Socket events taken per `epoll_wait`.
 const EVENTS: usize = 1024;
 /// How long an engine that ran out of work waits before its second `on_idle`.
-const IDLE_SETTLE: Duration = Duration::from_millis(150);
+pub(crate) const IDLE_SETTLE: Duration = Duration::from_millis(150);
 
 /// Where an engine is between work and sleep.
 #[derive(Clone, Copy, PartialEq, Eq)]

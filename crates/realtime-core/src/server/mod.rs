@@ -16,6 +16,7 @@ mod handler;
 mod http;
 mod listener;
 mod notify_link;
+mod park;
 mod shutdown;
 mod socket;
 mod static_files;
@@ -335,14 +336,19 @@ impl RunningServer {
         let threads = config.io_threads();
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         builder.worker_threads(threads);
-        if let Some(on_idle) = config.on_worker_idle {
-            builder.on_thread_park(on_idle);
+        let settle = config.on_worker_idle.map(park::Settle::new);
+        if let Some(settle) = &settle {
+            let settle = Arc::clone(settle);
+            builder.on_thread_park(move || settle.parked());
         }
         let runtime = builder
             .thread_name("svelte-realtime-io")
             .enable_all()
             .build()
             .map_err(StartError::Runtime)?;
+        if let Some(settle) = settle {
+            runtime.spawn(settle.run());
+        }
         let statics =
             static_files::Index::build(&config.static_files).map_err(StartError::Static)?;
         let engines = engine::Engines::start(
