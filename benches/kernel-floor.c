@@ -17,7 +17,10 @@
 //
 //   gcc -O2 -pthread benches/kernel-floor.c -o /tmp/kernel-floor && /tmp/kernel-floor
 //   /tmp/kernel-floor <batch=100> <frame=165> <batches=20000>
-//   /tmp/kernel-floor fanout <sockets=1000> <events=1000> <per_turn=100> <frame=165> <rounds=5>
+//   /tmp/kernel-floor fanout <sockets=1000> <events=1000> <per_turn=100> <frame=165> <rounds=5> <spin=0>
+//
+// `spin` slows the reader down (busy iterations per byte read) to the pace of a real client:
+// a slower reader leaves more bytes in flight, and the writer's copies land on colder pages.
 //
 // benches/vs-uws.js runs the fanout mode once per round beside the two servers.
 
@@ -117,6 +120,7 @@ static double run(int flat, int batch, int frame_size, long batches) {
 
 struct fanout_reader {
   int epoll, sockets;
+  long spin; // busy-loop iterations per byte read: a slower reader, like a real client
   long long expected, received;
   double cpu;
 };
@@ -130,16 +134,20 @@ static void *fanout_drain(void *arg) {
     int n = epoll_wait(r->epoll, events, 256, 1000);
     for (int i = 0; i < n; i++) {
       ssize_t got;
-      while ((got = read(events[i].data.fd, buf, sizeof buf)) > 0) r->received += got;
+      while ((got = read(events[i].data.fd, buf, sizeof buf)) > 0) {
+        r->received += got;
+        for (volatile long k = 0; k < got * r->spin; k++) {
+        }
+      }
     }
   }
   r->cpu = thread_cpu() - start;
   return NULL;
 }
 
-static int fanout(int sockets, int events, int per_turn, int frame_size) {
+static int fanout(int sockets, int events, int per_turn, int frame_size, long spin) {
   int *senders = malloc(sizeof(int) * sockets), *receivers = malloc(sizeof(int) * sockets);
-  struct fanout_reader r = {.epoll = epoll_create1(0), .sockets = sockets};
+  struct fanout_reader r = {.epoll = epoll_create1(0), .sockets = sockets, .spin = spin};
   for (int i = 0; i < sockets; i++) {
     int receiver;
     if (pair(&senders[i], &receiver)) {
@@ -172,7 +180,14 @@ static int fanout(int sockets, int events, int per_turn, int frame_size) {
   pthread_join(reader, NULL);
   double deliveries = (double)sockets * events;
   printf("  writer %.3f us, reader %.3f us per delivery\n", writer / deliveries * 1e6, r.cpu / deliveries * 1e6);
-  for (int i = 0; i < sockets; i++) close(senders[i]), close(receivers[i]);
+  // Reset instead of a close handshake: 1000 pairs per round would otherwise leave their
+  // ports in TIME_WAIT and run the machine out of ephemeral ports after a few runs.
+  struct linger reset = {.l_onoff = 1, .l_linger = 0};
+  for (int i = 0; i < sockets; i++) {
+    setsockopt(senders[i], SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    close(senders[i]);
+    close(receivers[i]);
+  }
   close(r.epoll);
   free(senders);
   free(receivers);
@@ -185,12 +200,13 @@ int main(int argc, char **argv) {
     int sockets = argc > 2 ? atoi(argv[2]) : 1000, events = argc > 3 ? atoi(argv[3]) : 1000;
     int per_turn = argc > 4 ? atoi(argv[4]) : 100, frame = argc > 5 ? atoi(argv[5]) : 165;
     int rounds = argc > 6 ? atoi(argv[6]) : 5;
+    long spin = argc > 7 ? atol(argv[7]) : 0;
     struct rlimit lim = {.rlim_cur = 65536, .rlim_max = 65536};
     setrlimit(RLIMIT_NOFILE, &lim);
     printf("loopback TCP fan-out, %d sockets x %d frames of %d B, %d frames per write:\n", sockets, events,
            frame, per_turn);
     for (int round = 0; round < rounds; round++)
-      if (fanout(sockets, events, per_turn, frame)) return 1;
+      if (fanout(sockets, events, per_turn, frame, spin)) return 1;
     return 0;
   }
   int batch = argc > 1 ? atoi(argv[1]) : 100;
