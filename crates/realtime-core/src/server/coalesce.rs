@@ -67,7 +67,7 @@ impl Run {
         let count = self.count;
         engine::gathering_wakes(|| {
             self.shared.hub.for_each_subscriber(&self.topic, |conn| {
-                conn.push_run(bytes.clone(), count);
+                conn.push_flushed(bytes.clone(), true, count);
             })
         });
     }

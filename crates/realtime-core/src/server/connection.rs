@@ -160,26 +160,15 @@ impl Conn {
 
     /// Queues a data frame, applying the backpressure policy.
     pub fn push(&self, frame: Bytes) -> SendStatus {
-        self.push_with(frame, true)
-    }
-
-    /// Queues a frame without waking the connection task; the caller notifies it once.
-    pub(crate) fn push_corked(&self, frame: Bytes) -> SendStatus {
-        self.push_with(frame, false)
-    }
-
-    /// A run of `count` publishes to one topic (`coalesce`), queued as one buffer.
-    pub(crate) fn push_run(&self, frames: Bytes, count: u32) -> SendStatus {
-        self.push_counted(frames, true, count)
-    }
-
-    fn push_with(&self, frame: Bytes, wake: bool) -> SendStatus {
         // This thread's pending run of publishes goes first (socket FIFO).
         super::coalesce::flush();
-        self.push_counted(frame, wake, 1)
+        self.push_flushed(frame, true, 1)
     }
 
-    fn push_counted(&self, frame: Bytes, wake: bool, count: u32) -> SendStatus {
+    /// Queues `frame`, `count` messages (a run of publishes, `coalesce`, counts each), for a
+    /// caller that delivered this thread's pending run once for many pushes
+    /// (`coalesce::flush`): a fan-out or a reply batch, not one check per socket.
+    pub(crate) fn push_flushed(&self, frame: Bytes, wake: bool, count: u32) -> SendStatus {
         let pushed = if wake {
             self.outbox.push(frame)
         } else {

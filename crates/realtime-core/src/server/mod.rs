@@ -256,7 +256,7 @@ impl Shared {
         coalesce::flush();
         engine::gathering_wakes(|| {
             self.hub.for_each_subscriber(topic, |conn| {
-                conn.push(frame.clone());
+                conn.push_flushed(frame.clone(), true, 1);
             })
         })
     }
@@ -422,6 +422,8 @@ impl RunningServer {
     /// record ends the batch.
     pub fn send_batch(&self, batch: &[u8]) -> usize {
         let mut queued = 0;
+        // Publishes this thread made before the replies go first (socket FIFO), once.
+        coalesce::flush();
         // Each socket looked up once per batch, and notified once at the end.
         let mut touched: HashMap<ConnId, Option<Arc<Conn>>> = HashMap::new();
         let mut rest = batch;
@@ -434,7 +436,8 @@ impl RunningServer {
             rest = &rest[12 + len..];
             let conn = touched.entry(id).or_insert_with(|| self.shared.conn(id));
             if let Some(conn) = conn
-                && conn.push_corked(encode::frame(encode::TEXT, text)) != SendStatus::Dropped
+                && conn.push_flushed(encode::frame(encode::TEXT, text), false, 1)
+                    != SendStatus::Dropped
             {
                 queued += 1;
             }
