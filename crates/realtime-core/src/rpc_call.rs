@@ -49,7 +49,7 @@ pub fn recognize(data: &[u8]) -> Option<CallShape> {
 
 /// Length of a string body made of printable ASCII without `"` or `\`, ending at a `"`.
 fn plain_string(data: &[u8]) -> Option<usize> {
-    let end = data.iter().position(|&b| b == b'"')?;
+    let end = memchr::memchr(b'"', data)?;
     data[..end]
         .iter()
         .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\')
@@ -93,11 +93,12 @@ fn value_end(data: &[u8], at: usize) -> Option<usize> {
 /// Index just past the closing quote of a string whose body starts at `at`.
 fn string_end(data: &[u8], mut at: usize) -> Option<usize> {
     loop {
-        match *data.get(at)? {
-            b'"' => return Some(at + 1),
-            b'\\' => at += 2,
-            _ => at += 1,
+        // The next quote or backslash, found a word at a time (arguments are mostly text).
+        at += memchr::memchr2(b'"', b'\\', data.get(at..)?)?;
+        if data[at] == b'"' {
+            return Some(at + 1);
         }
+        at += 2;
     }
 }
 

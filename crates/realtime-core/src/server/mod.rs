@@ -33,6 +33,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
+use rustc_hash::FxHashMap;
 use thiserror::Error;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
@@ -76,7 +77,9 @@ pub enum StartError {
 
 const CONN_SHARDS: usize = 16;
 
-type ConnShard = RwLock<HashMap<ConnId, Arc<Conn>>>;
+/// Connection ids are sequential integers of our own: a plain multiply hash serves them
+/// (SipHash was a visible share of each reply batch).
+type ConnShard = RwLock<FxHashMap<ConnId, Arc<Conn>>>;
 
 /// State shared by every task of one server.
 pub(crate) struct Shared {
@@ -141,7 +144,7 @@ impl Shared {
             replay: crate::replay::ReplayLogs::default(),
             statics,
             conns: (0..CONN_SHARDS)
-                .map(|_| RwLock::new(HashMap::new()))
+                .map(|_| RwLock::new(FxHashMap::default()))
                 .collect(),
             conn_count: AtomicUsize::new(0),
             dropped,
@@ -425,7 +428,7 @@ impl RunningServer {
         // Publishes this thread made before the replies go first (socket FIFO), once.
         coalesce::flush();
         // Each socket looked up once per batch, and notified once at the end.
-        let mut touched: HashMap<ConnId, Option<Arc<Conn>>> = HashMap::new();
+        let mut touched: FxHashMap<ConnId, Option<Arc<Conn>>> = FxHashMap::default();
         let mut rest = batch;
         while rest.len() >= 12 {
             let id = f64::from_le_bytes(rest[..8].try_into().expect("8 bytes")) as ConnId;
