@@ -109,6 +109,12 @@ describe('plain-call replies written around the value\'s JSON', () => {
     nullish: () => null,
     text: () => 'é "q" \\ \u2028 \ud83d\ude00 \u0001',
     lone: () => '\ud800',
+    // Printable ASCII is copied as its own literal, without JSON.stringify.
+    plain: () => 'plain ASCII: ~!#$%&()*+,-./09:;<=>?@AZ[]^_`az{|}',
+    empty: () => '',
+    del: () => 'a\u007fb',
+    quote: () => 'say "hi"',
+    long: () => 'y'.repeat(100_000),
     number: () => -0,
     nan: () => NaN,
     array: () => [undefined, () => 1, 1],

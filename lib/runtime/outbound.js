@@ -27,9 +27,11 @@ const allocate = (size) => Buffer.allocUnsafeSlow(size);
 
 /** `,"data":` */
 const DATA_KEY = Buffer.from(',"data":');
-/** A plain call's reply around the JSON of its value: `{"ok":true,"data":` ... `}`. */
-const OK_HEAD = Buffer.from('{"ok":true,"data":');
-const OK_EMPTY = Buffer.from('{"ok":true}');
+/** A plain call's reply around the JSON of its value: `,"data":{"ok":true,"data":` ... `}`. */
+const DATA_OK = Buffer.from(',"data":{"ok":true,"data":');
+const DATA_OK_EMPTY = Buffer.from(',"data":{"ok":true}');
+/** A character a JSON string literal cannot hold as itself, or one outside printable ASCII. */
+const NEEDS_ESCAPE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
 /** Envelope heads `{"topic":"<topic>","event":` kept per topic (replies use one or two). */
 const MAX_HEADS = 64;
 
@@ -50,9 +52,12 @@ function writePlainName(buffer, name, at) {
   return at + 2 + length;
 }
 
-/** Copies `bytes` (a short constant) into `buffer` at `at`; returns the end. */
+/**
+ * Copies `bytes` (a constant) into `buffer` at `at`; returns the end. `set` is a memcpy: a
+ * byte loop cost about 3 ns a byte here, so twice the time for a 25-byte head.
+ */
 function put(buffer, bytes, at) {
-  for (let i = 0; i < bytes.length; i++) buffer[at + i] = bytes[i];
+  buffer.set(bytes, at);
   return at + bytes.length;
 }
 
@@ -111,37 +116,67 @@ export function createOutbound(getNative) {
     }
   }
 
+  /**
+   * Starts a record: room for `dataBytes` more bytes of data, then the envelope up to and
+   * including `key` (`,"data":` or a plain call's longer one). Returns where the data goes.
+   */
+  function begin(topic, event, key, dataBytes) {
+    const head = headOf(topic);
+    // An escaped name takes at most 6 bytes per UTF-16 unit.
+    const worst = used + RECORD_HEADER + head.length + event.length * 6 + 2 + key.length + dataBytes + 2;
+    if (worst > buffer.length) grow(worst);
+    let at = put(buffer, head, used + RECORD_HEADER);
+    const named = writePlainName(buffer, event, at);
+    at = named === -1 ? at + buffer.utf8Write(JSON.stringify(event), at) : named;
+    return put(buffer, key, at);
+  }
+
+  /** Closes the envelope ending at `at` and commits the record for connection `id`. */
+  function commit(id, at) {
+    buffer[at++] = 0x7d;
+    view.setFloat64(used, id, true);
+    view.setUint32(used + 8, at - used - RECORD_HEADER, true);
+    used = at;
+    schedule();
+  }
+
   return {
     /**
      * Queues `{"topic":topic,"event":event,"data":<json>}` for connection `id`, written in
-     * place piece by piece (no envelope string is built). With `ok`, the data is a plain
-     * call's `{"ok":true,"data":<json>}` (`json` null: `{"ok":true}`).
+     * place piece by piece (no envelope string is built).
      */
-    send(id, topic, event, json, ok = false) {
-      const head = headOf(topic);
-      // UTF-8 takes at most 3 bytes per UTF-16 unit; an escaped name at most 6 per unit.
-      const data = json === null ? 0 : json.length * 3;
-      const worst = used + RECORD_HEADER + head.length + event.length * 6 + 2 + DATA_KEY.length + OK_HEAD.length + data + 2;
-      if (worst > buffer.length) grow(worst);
-      const start = used + RECORD_HEADER;
-      let at = put(buffer, head, start);
-      const named = writePlainName(buffer, event, at);
-      at = named === -1 ? at + buffer.utf8Write(JSON.stringify(event), at) : named;
-      at = put(buffer, DATA_KEY, at);
-      if (!ok) {
-        at += buffer.utf8Write(json, at);
-      } else if (json === null) {
-        at = put(buffer, OK_EMPTY, at);
-      } else {
-        at = put(buffer, OK_HEAD, at);
-        at += buffer.utf8Write(json, at);
-        buffer[at++] = 0x7d;
+    send(id, topic, event, json) {
+      // UTF-8 takes at most 3 bytes per UTF-16 unit.
+      const at = begin(topic, event, DATA_KEY, json.length * 3);
+      commit(id, at + buffer.utf8Write(json, at));
+    },
+    /**
+     * Queues a plain call's reply, whose data is `{"ok":true,"data":<JSON of value>}`
+     * (`{"ok":true}` when JSON has no value for it, as `JSON.stringify` of the wrapper
+     * gives). A string of printable ASCII without `"` or `\` is copied as its own literal
+     * (a regular expression checks it, `latin1Write` copies it): about 0.65x the time of
+     * `JSON.stringify` and `utf8Write` for 64 characters on Node 20. Throws what
+     * `JSON.stringify` throws (a cycle, a BigInt), with nothing queued.
+     */
+    sendOk(id, topic, event, value) {
+      if (typeof value === 'string' && !NEEDS_ESCAPE.test(value)) {
+        let at = begin(topic, event, DATA_OK, value.length + 2);
+        buffer[at++] = 0x22;
+        at += buffer.latin1Write(value, at);
+        buffer[at++] = 0x22;
+        buffer[at] = 0x7d;
+        commit(id, at + 1);
+        return;
       }
-      buffer[at++] = 0x7d;
-      view.setFloat64(used, id, true);
-      view.setUint32(used + 8, at - start, true);
-      used = at;
-      schedule();
+      const json = JSON.stringify(value);
+      if (json === undefined) {
+        commit(id, begin(topic, event, DATA_OK_EMPTY, 0));
+        return;
+      }
+      let at = begin(topic, event, DATA_OK, json.length * 3);
+      at += buffer.utf8Write(json, at);
+      buffer[at] = 0x7d;
+      commit(id, at + 1);
     },
     /** Hands what is queued to Rust now (before any other frame goes out). */
     flush,

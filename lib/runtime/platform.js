@@ -115,16 +115,16 @@ export function createPlatform(getNative, connections, outbound, isShared = () =
    * not known yet; refused frames are still counted by `stats().droppedMessages`).
    */
   Object.defineProperty(platform, NATIVE_SERVER, { value: getNative });
-  // `okData`, when given: `data` is `{ ok: true, data: <value> }` and this is the value's JSON
-  // (`null`: no `data` key), so the wrapper is written as bytes (see rpc.js `dataJson`).
-  platform.send[BATCHED] = (ws, topic, event, data, okData) => {
+  // `plainOk`: `data` is a plain call's `{ ok: true, data: <value> }` whose JSON is the
+  // wrapper around the value's own, so the wrapper is written as bytes (see rpc.js `isPlainOk`).
+  platform.send[BATCHED] = (ws, topic, event, data, plainOk) => {
     const handle = ws?.[internals];
     if (!handle) return platform.send(ws, topic, event, data);
     if (!handle[isOpen]()) return DROPPED;
-    if (okData === undefined) {
-      outbound.send(handle[socketId], topic, event, toJson(data, 'platform.send', topic, event));
+    if (plainOk) {
+      outbound.sendOk(handle[socketId], topic, event, data.data);
     } else {
-      outbound.send(handle[socketId], topic, event, okData, true);
+      outbound.send(handle[socketId], topic, event, toJson(data, 'platform.send', topic, event));
     }
     return SUCCESS;
   };

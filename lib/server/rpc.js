@@ -71,24 +71,22 @@ function unserializable(data) {
 const BATCHED = Symbol.for('svelte-realtime.batchedSend');
 
 /**
- * For the batched send, the JSON of a plain call's `data` alone: the runtime writes the
- * `{"ok":true,"data":...}` wrapper around it as bytes (one `JSON.stringify` of the value
- * instead of one of the wrapper object: 0.6x the time for a short string). Undefined for
- * any other payload, and for data with a `toJSON` (it would be called with the key "" here
- * and "data" inside the wrapper).
+ * For the batched send: true when `payload` is a plain call's `{ ok: true, data }` whose JSON
+ * is `{"ok":true,"data":` + JSON of `data` + `}`, so the runtime writes the wrapper as bytes
+ * around the value (one `JSON.stringify` of the value, or none for a plain string, instead of
+ * one of the wrapper object). Not for data with a `toJSON`: it would be called with the key
+ * "" there and "data" inside the wrapper.
  */
-function dataJson(payload) {
-  if (!(payload instanceof OkPayload)) return undefined;
+function isPlainOk(payload) {
+  if (!(payload instanceof OkPayload)) return false;
   const data = payload.data;
-  if (data !== null && typeof data === 'object' && typeof data.toJSON === 'function') return undefined;
-  // `undefined` (a function, a symbol): the wrapper has no `data` key, as JSON.stringify gives.
-  return JSON.stringify(data) ?? null;
+  return data === null || typeof data !== 'object' || typeof data.toJSON !== 'function';
 }
 
 function sendEnvelope(env, event, payload) {
   const batched = env.platform.send[BATCHED];
   const status = batched
-    ? batched(env.ws, RPC_TOPIC, event, payload, dataJson(payload))
+    ? batched(env.ws, RPC_TOPIC, event, payload, isPlainOk(payload))
     : env.platform.send(env.ws, RPC_TOPIC, event, payload);
   if (status === DROPPED && env.ws.getBufferedAmount?.() > 0) {
     console.warn(`[svelte-realtime] response ${event} dropped: the socket is over maxBackpressure`);
