@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod postgres;
 pub mod redis_ext;
 pub mod replay;
+pub mod reply_batch;
 pub mod rpc_call;
 pub mod server;
 pub mod ws;

@@ -52,7 +52,7 @@ use crate::events::{Event, EventQueue};
 use crate::hub::Hub;
 use crate::outbox::SendStatus;
 use crate::ws::encode;
-use crate::{ConnId, envelope};
+use crate::{ConnId, envelope, reply_batch};
 
 /// Why the server did not start.
 #[derive(Debug, Error)]
@@ -418,9 +418,8 @@ impl RunningServer {
         self.push(id, envelope::framed(topic, event, data_json))
     }
 
-    /// Sends a batch of text frames, each to one socket: records of `id f64 LE | length u32
-    /// LE | UTF-8 text` (what `lib/runtime/outbound.js` writes for the replies of one
-    /// dispatch turn). Every socket is woken once, after all its frames are queued, so its
+    /// Sends a batch of text frames, each to one socket: the records `lib/runtime/outbound.js`
+    /// writes for the replies of one dispatch turn (layout in `reply_batch`). Every socket is woken once, after all its frames are queued, so its
     /// task writes them in one `writev`. Returns how many frames were queued; a malformed
     /// record ends the batch.
     pub fn send_batch(&self, batch: &[u8]) -> usize {
@@ -429,18 +428,10 @@ impl RunningServer {
         coalesce::flush();
         // Each socket looked up once per batch, and notified once at the end.
         let mut touched: FxHashMap<ConnId, Option<Arc<Conn>>> = FxHashMap::default();
-        let mut rest = batch;
-        while rest.len() >= 12 {
-            let id = f64::from_le_bytes(rest[..8].try_into().expect("8 bytes")) as ConnId;
-            let len = u32::from_le_bytes(rest[8..12].try_into().expect("4 bytes")) as usize;
-            let Some(text) = rest.get(12..12 + len) else {
-                break;
-            };
-            rest = &rest[12 + len..];
+        for (id, frame) in reply_batch::frames(batch) {
             let conn = touched.entry(id).or_insert_with(|| self.shared.conn(id));
             if let Some(conn) = conn
-                && conn.push_flushed(encode::frame(encode::TEXT, text), false, 1)
-                    != SendStatus::Dropped
+                && conn.push_flushed(frame, false, 1) != SendStatus::Dropped
             {
                 queued += 1;
             }
