@@ -8,6 +8,7 @@
 //   node benches/vs-uws.js [--rounds 3] [--only rpc,fanout,memory] [--noise] [--no-perf]
 //                          [--base <checkout>]   (ours against another build of ours, e.g. a
 //                                                 `git worktree` of the previous commit)
+//                          [--rpc-arg '<json>']  (the echoed argument; default a 64-byte string)
 //
 // Scenarios:
 //   rpc     50 clients × 10 calls in flight, 64 B argument, 5 s measured after 1 s warm-up:
@@ -83,10 +84,13 @@ async function stopServer(server) {
 }
 
 const MEASURE_SECONDS = 5;
+/** `--rpc-arg <json>`: the echoed argument instead of a 64-byte string (e.g. an object). */
+const RPC_ARG = value('--rpc-arg', null);
 
 async function rpcRound(loadgen, kind) {
   const { server, url } = await startServer(kind);
-  const gen = child(loadgen, ['rpc', url, '50', '10', String(MEASURE_SECONDS), '64'], { env: { LOADGEN_THREADS: '1' } });
+  const env = { LOADGEN_THREADS: '1', ...(RPC_ARG === null ? {} : { LOADGEN_RPC_ARG: RPC_ARG }) };
+  const gen = child(loadgen, ['rpc', url, '50', '10', String(MEASURE_SECONDS), '64'], { env });
   await gen.line((l) => l === 'READY');
   gen.stdin.write('go\n');
   await gen.line((l) => l === 'MEASURE');

@@ -12,7 +12,7 @@
 //! realtime-loadgen rpc <url> <clients> <in-flight> <seconds> <payload-bytes>
 //!   the RPC protocol as the browser client speaks it: each client subscribes to the stream
 //!   `bench/feed`, then keeps <in-flight> calls to `bench/echo` outstanding (one string
-//!   argument of <payload-bytes>). After READY it waits for a line on stdin, warms up for
+//!   argument of <payload-bytes>, or the JSON value in `LOADGEN_RPC_ARG`). After READY it waits for a line on stdin, warms up for
 //!   1 s, prints MEASURE, measures for <seconds> and prints one JSON line (calls/s, p50,
 //!   p90, p99, p99.9, max). The bench samples the server's CPU between MEASURE and the JSON line.
 //! ```
@@ -225,7 +225,10 @@ async fn rpc(url: String, clients: usize, in_flight: usize, seconds: f64, payloa
     use std::collections::HashMap;
     use std::sync::atomic::AtomicBool;
     let sockets = connect_all(&url, clients).await;
-    let argument = "x".repeat(payload);
+    // The echoed argument as JSON: a string of <payload-bytes> by default, or
+    // LOADGEN_RPC_ARG (any JSON value, e.g. an object, to measure a non-string reply).
+    let argument =
+        std::env::var("LOADGEN_RPC_ARG").unwrap_or_else(|_| format!("\"{}\"", "x".repeat(payload)));
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let ready = Arc::new(Barrier::new(clients + 1));
@@ -259,8 +262,7 @@ async fn rpc(url: String, clients: usize, in_flight: usize, seconds: f64, payloa
             let mut next = 0u64;
             let call = |i: u64| {
                 Message::Text(
-                    format!(r#"{{"rpc":"bench/echo","id":"c{n}-{i}","args":["{argument}"]}}"#)
-                        .into(),
+                    format!(r#"{{"rpc":"bench/echo","id":"c{n}-{i}","args":[{argument}]}}"#).into(),
                 )
             };
             for _ in 0..in_flight {
