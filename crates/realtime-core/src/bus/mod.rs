@@ -48,6 +48,9 @@ const QUEUE: usize = 65_536;
 const PIPELINE: usize = 512;
 /// While Redis is down, how often a publish pipeline is tried (the others are dropped).
 const PROBE_INTERVAL: Duration = Duration::from_millis(500);
+/// The longest wait between two reconnect attempts to a Redis that is down: the outage a
+/// restart of Redis costs is at most about this much longer than the restart itself.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(2);
 /// Largest message accepted from the channel.
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
@@ -377,7 +380,7 @@ async fn connect(
             Err(error) => {
                 bus.lost(sink, &error);
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
+                delay = (delay * 2).min(MAX_RECONNECT_DELAY);
             }
         }
     }
@@ -387,7 +390,7 @@ fn manager_config() -> ConnectionManagerConfig {
     ConnectionManagerConfig::new()
         .set_connection_timeout(Duration::from_secs(2))
         .set_response_timeout(Duration::from_secs(2))
-        .set_max_delay(5_000)
+        .set_max_delay(MAX_RECONNECT_DELAY.as_millis() as u64)
 }
 
 /// Keeps this instance's alive key fresh, and sweeps the shared state of the channel topics
