@@ -246,6 +246,6 @@ for (const name of only) {
 }
 mkdirSync(join(here, 'results'), { recursive: true });
 const file = join(here, 'results', `vs-uws-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify({ rounds, kinds, node: process.version, cores: machine.cores, machine, results, floor }, null, 2));
+writeFileSync(file, JSON.stringify({ rounds, kinds, node: process.version, cores: machine.cores, machine, rpcArg: RPC_ARG, results, floor }, null, 2));
 if (floorBinary) rmSync(floorBinary, { force: true });
 console.log(`\nraw rounds: ${file}`);
