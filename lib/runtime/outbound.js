@@ -134,13 +134,26 @@ export function createOutbound(getNative) {
     return put(buffer, key, at);
   }
 
-  /** Closes the envelope ending at `at` and commits the record for connection `id`. */
-  function commit(id, at) {
-    buffer[at++] = 0x7d;
+  /**
+   * Commits the record ending at `end` for connection `id`; `tail`, the byte length of a
+   * string tail (see the layout above), or -1 for a plain record.
+   */
+  function finish(id, end, tail = -1) {
     view.setFloat64(used, id, true);
-    view.setUint32(used + 8, at - used - RECORD_HEADER, true);
-    used = at;
+    if (tail < 0) {
+      view.setUint32(used + 8, end - used - RECORD_HEADER, true);
+    } else {
+      view.setUint32(used + 8, end - used - TAIL_HEADER + STRING_TAIL, true);
+      view.setUint32(used + 12, tail, true);
+    }
+    used = end;
     schedule();
+  }
+
+  /** Closes the envelope ending at `at` and commits the plain record. */
+  function commit(id, at) {
+    buffer[at] = 0x7d;
+    finish(id, at + 1);
   }
 
   return {
@@ -169,11 +182,7 @@ export function createOutbound(getNative) {
         const bytes = buffer.utf8Write(value, at);
         // As many bytes as units: ASCII, so well-formed without asking.
         if (bytes === value.length || value.isWellFormed()) {
-          view.setFloat64(used, id, true);
-          view.setUint32(used + 8, at + bytes - used - TAIL_HEADER + STRING_TAIL, true);
-          view.setUint32(used + 12, bytes, true);
-          used = at + bytes;
-          schedule();
+          finish(id, at + bytes, bytes);
           return;
         }
       }

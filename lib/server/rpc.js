@@ -73,7 +73,7 @@ const BATCHED = Symbol.for('svelte-realtime.batchedSend');
 /**
  * For the batched send: true when `payload` is a plain call's `{ ok: true, data }` whose JSON
  * is `{"ok":true,"data":` + JSON of `data` + `}`, so the runtime writes the wrapper as bytes
- * around the value (one `JSON.stringify` of the value, or none for a plain string, instead of
+ * around the value (one `JSON.stringify` of the value, or none for a string, instead of
  * one of the wrapper object). Not for data with a `toJSON`: it would be called with the key
  * "" there and "data" inside the wrapper.
  */

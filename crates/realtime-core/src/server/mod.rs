@@ -419,8 +419,8 @@ impl RunningServer {
     }
 
     /// Sends a batch of text frames, each to one socket: the records `lib/runtime/outbound.js`
-    /// writes for the replies of one dispatch turn (layout in `reply_batch`). Every socket is woken once, after all its frames are queued, so its
-    /// task writes them in one `writev`. Returns how many frames were queued; a malformed
+    /// writes for the replies of one dispatch turn (layout in `reply_batch`). Every socket is
+    /// woken once, after all its frames are queued, so its task writes them in one `writev`. Returns how many frames were queued; a malformed
     /// record ends the batch.
     pub fn send_batch(&self, batch: &[u8]) -> usize {
         let mut queued = 0;
